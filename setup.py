@@ -1,0 +1,83 @@
+"""Build the Cython kernels of sklstm.
+
+OpenMP is detected by compiling and linking a small test program with the compiler that
+builds the extensions; ``-fopenmp`` is used only where that works, and the kernels fall
+back to serial loops otherwise. Environment variables:
+
+- ``SKLSTM_OPENMP=0`` builds without OpenMP even where it is available.
+- ``SKLSTM_CYTHON_CHECKS=1`` turns Cython's bounds and initialisation checks back on.
+"""
+
+import os
+import shutil
+import tempfile
+import textwrap
+from pathlib import Path
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+KERNELS = ["_blas", "_lstm", "_openmp", "_optim", "_packing"]
+
+CHECKS = os.environ.get("SKLSTM_CYTHON_CHECKS", "0") == "1"
+DIRECTIVES = {
+    "language_level": 3,
+    "boundscheck": CHECKS,
+    "wraparound": CHECKS,
+    "initializedcheck": CHECKS,
+    "cdivision": True,
+}
+
+OPENMP_TEST = textwrap.dedent(
+    """
+    #include <omp.h>
+    #include <stdio.h>
+    int main(void) {
+        int n = 0;
+        #pragma omp parallel reduction(+:n)
+        n += 1;
+        printf("%d", n == omp_get_max_threads());
+        return 0;
+    }
+    """
+)
+
+
+def openmp_flag(compiler):
+    """The flag that enables OpenMP for this compiler, or None where it does not work."""
+    if os.environ.get("SKLSTM_OPENMP", "1") == "0":
+        return None
+    flag = "/openmp" if compiler.compiler_type == "msvc" else "-fopenmp"
+    tmp = tempfile.mkdtemp()
+    try:
+        src = Path(tmp, "test_openmp.c")
+        src.write_text(OPENMP_TEST)
+        objects = compiler.compile([str(src)], output_dir=tmp, extra_postargs=[flag])
+        compiler.link_executable(objects, "test_openmp", output_dir=tmp, extra_postargs=[flag])
+    except Exception:  # any compile or link failure means: no OpenMP here
+        return None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return flag
+
+
+class BuildExt(build_ext):
+    def build_extensions(self):
+        flag = openmp_flag(self.compiler)
+        print(f"sklstm: building {'with' if flag else 'WITHOUT'} OpenMP")
+        optimise = ["/O2"] if self.compiler.compiler_type == "msvc" else ["-O3"]
+        for ext in self.extensions:
+            ext.extra_compile_args = optimise + ([flag] if flag else [])
+            ext.extra_link_args = [flag] if flag and self.compiler.compiler_type != "msvc" else []
+        super().build_extensions()
+
+
+extensions = [
+    Extension(f"sklstm._kernels.{name}", [f"sklstm/_kernels/{name}.pyx"]) for name in KERNELS
+]
+
+setup(
+    ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES, build_dir="build/cython"),
+    cmdclass={"build_ext": BuildExt},
+)

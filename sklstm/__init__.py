@@ -1,0 +1,6 @@
+"""sklstm: LSTM networks as scikit-learn estimators, with a Cython + OpenMP core."""
+
+from ._estimators import LSTMClassifier, LSTMRegressor
+
+__version__ = "0.1.0"
+__all__ = ["LSTMClassifier", "LSTMRegressor", "__version__"]

@@ -1,0 +1,1 @@
+"""Cython kernels: the only place in sklstm with loops over numbers."""

@@ -1,0 +1,79 @@
+"""Parameter updates: one fused pass over the flat parameter vector per step.
+
+Elementwise only, so splitting the vector among threads cannot change a result.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport sqrt
+
+cdef enum:
+    # Below this many parameters, waking a second thread costs more than it saves.
+    PARALLEL_MIN = 1 << 15
+
+
+cdef inline int _threads(Py_ssize_t n, int n_threads) noexcept nogil:
+    return n_threads if n >= PARALLEL_MIN else 1
+
+
+def adam(
+    floating[::1] params,               # IN/OUT
+    const floating[::1] grad,           # IN
+    floating[::1] m,                    # IN/OUT first moment
+    floating[::1] v,                    # IN/OUT second moment
+    double lr, double beta_1, double beta_2, double epsilon,
+    long step,                          # 1 for the first update
+    int n_threads,
+):
+    """Adam (Kingma & Ba, 2015, algorithm 1), epsilon added to the bias-corrected root."""
+    cdef double step_size = lr / (1.0 - beta_1 ** step)
+    cdef double root_scale = 1.0 / sqrt(1.0 - beta_2 ** step)
+    cdef Py_ssize_t i, n = params.shape[0]
+    for i in prange(n, schedule="static", nogil=True, num_threads=_threads(n, n_threads)):
+        m[i] = beta_1 * m[i] + (1 - beta_1) * grad[i]
+        v[i] = beta_2 * v[i] + (1 - beta_2) * grad[i] * grad[i]
+        params[i] -= step_size * m[i] / (sqrt(v[i]) * root_scale + epsilon)
+
+
+def sgd(
+    floating[::1] params,               # IN/OUT
+    const floating[::1] grad,           # IN
+    floating[::1] velocity,             # IN/OUT
+    double lr, double momentum, bint nesterov,
+    int n_threads,
+):
+    """SGD with momentum, Nesterov's optional, as scikit-learn's MLP does it."""
+    cdef Py_ssize_t i, n = params.shape[0]
+    for i in prange(n, schedule="static", nogil=True, num_threads=_threads(n, n_threads)):
+        velocity[i] = momentum * velocity[i] - lr * grad[i]
+        if nesterov:
+            params[i] += momentum * velocity[i] - lr * grad[i]
+        else:
+            params[i] += velocity[i]
+
+
+def rmsprop(
+    floating[::1] params,               # IN/OUT
+    const floating[::1] grad,           # IN
+    floating[::1] mean_square,          # IN/OUT
+    double lr, double rho, double epsilon,
+    int n_threads,
+):
+    """RMSprop (Hinton's lecture 6e): divide by a running root mean square."""
+    cdef Py_ssize_t i, n = params.shape[0]
+    for i in prange(n, schedule="static", nogil=True, num_threads=_threads(n, n_threads)):
+        mean_square[i] = rho * mean_square[i] + (1 - rho) * grad[i] * grad[i]
+        params[i] -= lr * grad[i] / (sqrt(mean_square[i]) + epsilon)
+
+
+def adagrad(
+    floating[::1] params,               # IN/OUT
+    const floating[::1] grad,           # IN
+    floating[::1] sum_square,           # IN/OUT
+    double lr, double epsilon,
+    int n_threads,
+):
+    """Adagrad (Duchi et al., 2011): divide by the root of all squared gradients so far."""
+    cdef Py_ssize_t i, n = params.shape[0]
+    for i in prange(n, schedule="static", nogil=True, num_threads=_threads(n, n_threads)):
+        sum_square[i] += grad[i] * grad[i]
+        params[i] -= lr * grad[i] / (sqrt(sum_square[i]) + epsilon)

@@ -1,0 +1,68 @@
+"""The task decides the loss: output activation, loss value and d loss / d logits.
+
+Losses are means over samples and outputs, as in PyTorch and Keras; they are computed in
+float64 whatever the network's dtype.
+"""
+
+import numpy as np
+from scipy.special import expit, log_expit, log_softmax, softmax
+
+
+class SigmoidCrossEntropy:
+    """Binary and multilabel classification: a sigmoid per output, binary cross-entropy."""
+
+    out_activation = "sigmoid"
+
+    def predict(self, z):
+        return expit(z)
+
+    def log_predict(self, z):
+        return log_expit(z)
+
+    def loss_gradient(self, y, z):
+        z64 = z.astype(np.float64)
+        # log(1 + exp(z)) - y z, stable for any z.
+        loss = np.mean(np.logaddexp(0.0, z64) - y * z64)
+        return loss, ((expit(z64) - y) / z.size).astype(z.dtype)
+
+
+class SoftmaxCrossEntropy:
+    """Multiclass classification: softmax over the outputs, categorical cross-entropy."""
+
+    out_activation = "softmax"
+
+    def predict(self, z):
+        return softmax(z, axis=1)
+
+    def log_predict(self, z):
+        return log_softmax(z, axis=1)
+
+    def loss_gradient(self, y, z):
+        z64 = z.astype(np.float64)
+        loss = -np.sum(y * log_softmax(z64, axis=1)) / z.shape[0]
+        return loss, ((softmax(z64, axis=1) - y) / z.shape[0]).astype(z.dtype)
+
+
+# Output activations of regression: value and derivative (given the value).
+_ACTIVATIONS = {
+    "identity": (lambda z: z, lambda a: np.ones_like(a)),
+    "tanh": (np.tanh, lambda a: 1.0 - a * a),
+    "sigmoid": (expit, lambda a: a * (1.0 - a)),
+}
+
+
+class SquaredError:
+    """Regression: an output activation, then mean squared error."""
+
+    def __init__(self, out_activation):
+        self.out_activation = out_activation
+        self._f, self._df = _ACTIVATIONS[out_activation]
+
+    def predict(self, z):
+        return self._f(z)
+
+    def loss_gradient(self, y, z):
+        a = self._f(z.astype(np.float64))
+        residual = a - y
+        loss = np.mean(residual * residual)
+        return loss, (2.0 * residual * self._df(a) / z.size).astype(z.dtype)

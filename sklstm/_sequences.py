@@ -1,0 +1,121 @@
+"""The input contract: sequences in, one sample-major buffer plus lengths out; batch packing.
+
+Accepted inputs:
+- a 3-D array ``(n_samples, n_timesteps, n_features)``;
+- a 2-D array ``(n_samples, n_timesteps)``: univariate sequences;
+- a list of 2-D arrays ``(n_timesteps_i, n_features)`` (or 1-D arrays, univariate) of any
+  lengths.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+from sklearn.utils import check_array
+
+from ._kernels._packing import pack
+
+
+class Sequences(NamedTuple):
+    """Every sequence's steps, one sequence after another."""
+
+    data: np.ndarray  # (total_steps, n_features), C-contiguous
+    starts: np.ndarray  # (n_samples,) first row of each sequence in data
+    lengths: np.ndarray  # (n_samples,)
+
+    @property
+    def n_samples(self):
+        return self.lengths.shape[0]
+
+    @property
+    def n_features(self):
+        return self.data.shape[1]
+
+
+class Batch(NamedTuple):
+    """A packed, time-major batch (see ``_kernels/_lstm.pyx`` for the layout)."""
+
+    X: np.ndarray  # (N, n_features) packed steps
+    offsets: np.ndarray  # (T + 1,) first row of each step
+    order: np.ndarray  # (B,) sample indices, longest sequence first
+    last_rows: np.ndarray  # (B,) row of each sequence's last step, in `order`
+
+
+def check_sequences(X, *, dtype, n_features=None):
+    """Validate X against the input contract and return it as ``Sequences`` of ``dtype``.
+
+    ``n_features``, when given, is the number of features per step the estimator was fitted
+    with.
+    """
+    if isinstance(X, (list, tuple)):
+        arrays = [np.asarray(x) for x in X]
+        if not arrays:
+            raise ValueError("X is empty: expected at least one sequence.")
+        if len({a.shape for a in arrays}) > 1:
+            seqs = _ragged(arrays, dtype)
+        else:
+            seqs = _regular(np.stack(arrays), dtype)
+    else:
+        seqs = _regular(X, dtype)
+    if n_features is not None and seqs.n_features != n_features:
+        raise ValueError(
+            f"X has {seqs.n_features} features per time step, but the estimator was fitted "
+            f"with {n_features}."
+        )
+    return seqs
+
+
+def _regular(X, dtype):
+    if hasattr(X, "ndim") and X.ndim not in (2, 3):
+        raise ValueError(
+            f"X must be a 3-D array (n_samples, n_timesteps, n_features), a 2-D array of "
+            f"univariate sequences or a list of 2-D arrays; got a {X.ndim}-D array."
+        )
+    X = check_array(X, dtype=dtype, order="C", allow_nd=True, input_name="X")
+    if X.ndim == 2:
+        X = X[:, :, np.newaxis]
+    if X.ndim != 3:
+        raise ValueError(
+            f"X must be a 3-D array (n_samples, n_timesteps, n_features) or a 2-D array of "
+            f"univariate sequences; got a {X.ndim}-D array."
+        )
+    n, T, D = X.shape
+    if T == 0 or D == 0:
+        raise ValueError(f"X of shape {X.shape} has no time steps or no features.")
+    return Sequences(X.reshape(n * T, D), np.arange(n, dtype=np.intp) * T, np.full(n, T, np.intp))
+
+
+def _ragged(arrays, dtype):
+    checked = []
+    for i, a in enumerate(arrays):
+        if a.ndim not in (1, 2):
+            raise ValueError(
+                f"Sequence {i} of X has {a.ndim} dimensions; each sequence must be a 2-D array "
+                f"(n_timesteps, n_features) or a 1-D array (univariate)."
+            )
+        if a.shape[0] == 0:
+            raise ValueError(f"Sequence {i} of X is empty: it has no time steps.")
+        a = check_array(a.reshape(a.shape[0], -1), dtype=dtype, input_name=f"Sequence {i} of X")
+        if checked and a.shape[1] != checked[0].shape[1]:
+            raise ValueError(
+                f"Sequence {i} of X has {a.shape[1]} features per time step, but sequence 0 "
+                f"has {checked[0].shape[1]}: all sequences need the same number of features."
+            )
+        checked.append(a)
+    lengths = np.array([a.shape[0] for a in checked], dtype=np.intp)
+    starts = np.concatenate([[0], np.cumsum(lengths[:-1])]).astype(np.intp)
+    return Sequences(np.concatenate(checked), starts, lengths)
+
+
+def pack_batch(seqs, idx, buffer):
+    """Pack the sequences ``idx`` of ``seqs`` into the start of ``buffer`` (rows, n_features)."""
+    lengths = seqs.lengths[idx]
+    longest_first = np.argsort(-lengths, kind="stable")
+    order = idx[longest_first]
+    lengths = lengths[longest_first]
+    # Sequences still running at step t: those longer than t.
+    batch_sizes = len(idx) - np.cumsum(np.bincount(lengths, minlength=lengths[0] + 1))[:-1]
+    offsets = np.zeros(lengths[0] + 1, dtype=np.intp)
+    np.cumsum(batch_sizes, out=offsets[1:])
+    X = buffer[: offsets[-1]]
+    pack(seqs.data, seqs.starts, order, offsets, X)
+    return Batch(X, offsets, order, offsets[lengths - 1] + np.arange(len(idx)))

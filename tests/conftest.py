@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+from sklstm._network import LSTMNetwork, Workspace
+from sklstm._sequences import check_sequences, pack_batch
+from sklstm._threading import single_threaded_blas
+
+
+def random_sequences(rng, lengths, n_features, dtype=np.float64):
+    """A list of random sequences of the given lengths."""
+    return [rng.normal(size=(T, n_features)).astype(dtype) for T in lengths]
+
+
+def make_network(rng, n_features, hidden_sizes, n_outputs, dtype=np.float64):
+    net = LSTMNetwork(n_features, hidden_sizes, n_outputs, dtype)
+    net.initialize(rng)
+    # Random biases too, so that no gradient is checked only at a symmetric point.
+    for layer in net.views.layers:
+        layer.bias[:] = rng.normal(scale=0.5, size=layer.bias.shape)
+    net.views.head_b[:] = rng.normal(size=net.views.head_b.shape)
+    return net
+
+
+def loss_and_grad(net, X, Y, loss, n_threads=1):
+    """Loss and flat gradient of one batch holding every sequence of X, through the same
+    code path as training."""
+    seqs = check_sequences(X, dtype=net.dtype)
+    idx = np.arange(seqs.n_samples)
+    ws = Workspace(net, training=True)
+    ws.ensure(int(seqs.lengths.sum()), seqs.n_samples)
+    grad = np.zeros_like(net.params)
+    with single_threaded_blas():
+        batch = pack_batch(seqs, idx, ws.X)
+        out = net.forward(batch, ws, n_threads)
+        value, d_out = loss.loss_gradient(Y[batch.order], out)
+        net.backward(batch, ws, d_out, net.unpack(grad), n_threads)
+    return value, grad
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

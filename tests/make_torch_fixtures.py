@@ -1,0 +1,55 @@
+"""Write tests/fixtures/torch_parity.npz: PyTorch's outputs and gradients for small
+networks, so that the parity tests run without torch.
+
+    python tests/make_torch_fixtures.py      (needs torch)
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+from conftest import make_network, random_sequences
+from torch_reference import torch_forward_backward
+
+# (name, lengths, n_features, hidden sizes, n_outputs, loss)
+CASES = [
+    ("equal-1layer-binary", [6, 6, 6, 6], 3, (5,), 1, "binary"),
+    ("ragged-1layer-multiclass", [9, 4, 7, 1, 7, 3], 2, (6,), 4, "multiclass"),
+    ("ragged-2layer-multilabel", [5, 8, 2, 8, 6], 3, (4, 4), 3, "multilabel"),
+    ("ragged-2layer-mixed-mse", [3, 10, 6, 1, 10, 4, 2], 2, (6, 3), 2, "mse-identity"),
+    ("ragged-3layer-tanh", [12, 7, 9, 3], 4, (5, 5, 5), 1, "mse-tanh"),
+    ("wide-batch-sigmoid", list(range(1, 41)), 2, (7,), 2, "mse-sigmoid"),
+]
+
+FIXTURE = Path(__file__).parent / "fixtures" / "torch_parity.npz"
+
+
+def targets(rng, loss_name, n, n_outputs):
+    if loss_name == "multiclass":
+        return np.eye(n_outputs)[rng.integers(n_outputs, size=n)]
+    if loss_name in ("binary", "multilabel"):
+        return rng.integers(2, size=(n, n_outputs)).astype(float)
+    return rng.uniform(-0.9, 0.9, size=(n, n_outputs))
+
+
+def main():
+    rng = np.random.default_rng(2026)
+    arrays = {}
+    cases = []
+    for name, lengths, n_features, hidden, n_outputs, loss_name in CASES:
+        net = make_network(rng, n_features, hidden, n_outputs)
+        X = random_sequences(rng, lengths, n_features)
+        Y = targets(rng, loss_name, len(lengths), n_outputs)
+        out, loss, grad = torch_forward_backward(net, X, Y, loss_name)
+        cases.append({"name": name, "n_features": n_features, "hidden": hidden,
+                      "n_outputs": n_outputs, "loss": loss_name})
+        arrays |= {f"{name}/params": net.params, f"{name}/X": np.concatenate(X),
+                   f"{name}/lengths": np.array(lengths), f"{name}/Y": Y,
+                   f"{name}/out": out, f"{name}/loss": np.array(loss), f"{name}/grad": grad}
+    FIXTURE.parent.mkdir(exist_ok=True)
+    np.savez_compressed(FIXTURE, cases=json.dumps(cases), **arrays)
+    print(f"wrote {len(cases)} cases to {FIXTURE}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""The same network computed by PyTorch: outputs, loss and gradients in sklstm's layout.
+
+Used by ``make_torch_fixtures.py`` (golden values, so CI needs no torch) and by the live
+parity tests when torch is installed. The weight mapping is written out here on its own
+rather than taken from ``sklstm.interop``, so that the parity tests check that too.
+"""
+
+import numpy as np
+
+
+def torch_forward_backward(net, X, Y, loss_name):
+    """Outputs (n, n_outputs) in X's order, loss and flat gradient, as PyTorch computes them.
+
+    ``net`` is an ``LSTMNetwork``; ``X`` a list of (T_i, D) float64 arrays; ``loss_name`` one
+    of "binary", "multilabel", "multiclass", "mse-identity", "mse-tanh", "mse-sigmoid".
+    """
+    import torch
+    from torch.nn.utils.rnn import pack_sequence
+
+    views = net.views
+    layers = []
+    for layer in views.layers:
+        H = layer.W_hh.shape[1]
+        lstm = torch.nn.LSTM(layer.W_ih.shape[1], H, batch_first=True, dtype=torch.float64)
+        with torch.no_grad():
+            lstm.weight_ih_l0.copy_(torch.from_numpy(layer.W_ih))
+            lstm.weight_hh_l0.copy_(torch.from_numpy(layer.W_hh))
+            lstm.bias_ih_l0.copy_(torch.from_numpy(layer.bias))
+            lstm.bias_hh_l0.zero_()
+        layers.append(lstm)
+    head = torch.nn.Linear(*views.head_W.shape[::-1], dtype=torch.float64)
+    with torch.no_grad():
+        head.weight.copy_(torch.from_numpy(views.head_W))
+        head.bias.copy_(torch.from_numpy(views.head_b))
+
+    x = pack_sequence([torch.from_numpy(np.asarray(s, np.float64)) for s in X],
+                      enforce_sorted=False)
+    for lstm in layers:
+        x, (h_n, _) = lstm(x)
+    z = head(h_n[-1])  # h_n is in the original order of X
+    y = torch.from_numpy(Y)
+    if loss_name in ("binary", "multilabel"):
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)
+    elif loss_name == "multiclass":
+        loss = -(y * torch.log_softmax(z, dim=1)).sum() / len(z)
+    else:
+        activation = {"identity": lambda v: v, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
+        loss = torch.nn.functional.mse_loss(activation[loss_name[4:]](z), y)
+    loss.backward()
+
+    grads = []
+    for lstm in layers:
+        # b_ih and b_hh enter the gates as a sum, so each has the folded bias's gradient.
+        grads += [lstm.weight_ih_l0.grad, lstm.weight_hh_l0.grad, lstm.bias_ih_l0.grad]
+    grads += [head.weight.grad, head.bias.grad]
+    flat = np.concatenate([g.numpy().ravel() for g in grads])
+    return z.detach().numpy(), float(loss.detach()), flat
