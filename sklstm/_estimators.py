@@ -308,7 +308,8 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         y : ndarray of shape (n_samples,) or (n_samples, n_classes)
             Predicted labels.
         """
-        return self._label_binarizer.inverse_transform(self._loss.predict(self._forward(X)))
+        z = self._forward(X)
+        return self._label_binarizer.inverse_transform(self._loss.predict(z))
 
     def predict_proba(self, X):
         """Probability of each class (of each label for multilabel targets).
@@ -324,7 +325,8 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities, in the order of ``classes_``.
         """
-        p = self._loss.predict(self._forward(X))
+        z = self._forward(X)
+        p = self._loss.predict(z)
         return np.hstack([1 - p, p]) if self._label_binarizer.y_type_ == "binary" else p
 
     def predict_log_proba(self, X):
@@ -497,5 +499,6 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Predictions.
         """
-        y = self._loss.predict(self._forward(X))
+        z = self._forward(X)
+        y = self._loss.predict(z)
         return y.ravel() if self.n_outputs_ == 1 else y

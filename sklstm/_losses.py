@@ -43,11 +43,27 @@ class SoftmaxCrossEntropy:
         return loss, ((softmax(z64, axis=1) - y) / z.shape[0]).astype(z.dtype)
 
 
-# Output activations of regression: value and derivative (given the value).
+def _identity(z):
+    return z
+
+
+def _identity_derivative(a):
+    return np.ones_like(a)
+
+
+def _tanh_derivative(a):
+    return 1.0 - a * a
+
+
+def _sigmoid_derivative(a):
+    return a * (1.0 - a)
+
+
+# Output activations of regression: value, and derivative given the value.
 _ACTIVATIONS = {
-    "identity": (lambda z: z, lambda a: np.ones_like(a)),
-    "tanh": (np.tanh, lambda a: 1.0 - a * a),
-    "sigmoid": (expit, lambda a: a * (1.0 - a)),
+    "identity": (_identity, _identity_derivative),
+    "tanh": (np.tanh, _tanh_derivative),
+    "sigmoid": (expit, _sigmoid_derivative),
 }
 
 
@@ -56,13 +72,13 @@ class SquaredError:
 
     def __init__(self, out_activation):
         self.out_activation = out_activation
-        self._f, self._df = _ACTIVATIONS[out_activation]
 
     def predict(self, z):
-        return self._f(z)
+        return _ACTIVATIONS[self.out_activation][0](z)
 
     def loss_gradient(self, y, z):
-        a = self._f(z.astype(np.float64))
+        f, df = _ACTIVATIONS[self.out_activation]
+        a = f(z.astype(np.float64))
         residual = a - y
         loss = np.mean(residual * residual)
-        return loss, (2.0 * residual * self._df(a) / z.size).astype(z.dtype)
+        return loss, (2.0 * residual * df(a) / z.size).astype(z.dtype)

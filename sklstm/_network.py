@@ -99,9 +99,10 @@ class LSTMNetwork:
         """Outputs (logits) of a training batch, keeping what ``backward`` needs in ``ws``."""
         N = batch.offsets[-1]
         x = batch.X
-        for layer, buf in zip(self.views.layers, ws.layers):
-            _lstm.forward_train(x, batch.offsets, *layer, buf.G[:N], buf.C[:N], buf.Hs[:N],
-                                n_threads)
+        for layer, buf in zip(self.views.layers, ws.layers, strict=True):
+            _lstm.forward_train(
+                x, batch.offsets, *layer, buf.G[:N], buf.C[:N], buf.Hs[:N], n_threads
+            )
             x = buf.Hs[:N]
         ws.h_last = x[batch.last_rows]
         return ws.h_last @ self.views.head_W.T + self.views.head_b
@@ -119,15 +120,26 @@ class LSTMNetwork:
             buf = ws.layers[k]
             x = ws.layers[k - 1].Hs[:N] if k else batch.X
             dX = ws.layers[k - 1].dHs[:N] if k else None
-            _lstm.backward(x, batch.offsets, self.views.layers[k].W_ih,
-                           self.views.layers[k].W_hh, buf.G[:N], buf.C[:N], buf.Hs[:N],
-                           dH, buf.dC[:B], *g.layers[k], dX, n_threads)
+            _lstm.backward(
+                x,
+                batch.offsets,
+                self.views.layers[k].W_ih,
+                self.views.layers[k].W_hh,
+                buf.G[:N],
+                buf.C[:N],
+                buf.Hs[:N],
+                dH,
+                buf.dC[:B],
+                *g.layers[k],
+                dX,
+                n_threads,
+            )
             dH = dX
 
     def add_l2(self, g, scale):
         """Add the L2 penalty ``scale / 2 * ||W||^2`` to the gradient views ``g``; return it."""
         penalty = 0.0
-        for w, gw in zip(self.views.weights, g.weights):
+        for w, gw in zip(self.views.weights, g.weights, strict=True):
             gw += scale * w
             penalty += 0.5 * scale * float(np.dot(w.ravel(), w.ravel()))
         return penalty
@@ -142,9 +154,10 @@ class LSTMNetwork:
             ws.ensure(N, B)
             batch = pack_batch(seqs, idx, ws.X)
             x = batch.X
-            for layer, buf in zip(self.views.layers, ws.layers):
-                _lstm.forward_predict(x, batch.offsets, *layer, buf.G[:N], buf.C[:B],
-                                      buf.Hs[:N], n_threads)
+            for layer, buf in zip(self.views.layers, ws.layers, strict=True):
+                _lstm.forward_predict(
+                    x, batch.offsets, *layer, buf.G[:N], buf.C[:B], buf.Hs[:N], n_threads
+                )
                 x = buf.Hs[:N]
             out[batch.order] = x[batch.last_rows] @ self.views.head_W.T + self.views.head_b
         return out

@@ -15,8 +15,18 @@ class Adam:
 
     def step(self, params, grad, n_threads):
         self.steps += 1
-        _optim.adam(params, grad, self.m, self.v, self.learning_rate, self.beta_1, self.beta_2,
-                    self.epsilon, self.steps, n_threads)
+        _optim.adam(
+            params,
+            grad,
+            self.m,
+            self.v,
+            self.learning_rate,
+            self.beta_1,
+            self.beta_2,
+            self.epsilon,
+            self.steps,
+            n_threads,
+        )
 
 
 class SGD:
@@ -26,8 +36,9 @@ class SGD:
         self.velocity = np.zeros(n_params, dtype=dtype)
 
     def step(self, params, grad, n_threads):
-        _optim.sgd(params, grad, self.velocity, self.learning_rate, self.momentum,
-                   self.nesterov, n_threads)
+        _optim.sgd(
+            params, grad, self.velocity, self.learning_rate, self.momentum, self.nesterov, n_threads
+        )
 
 
 class RMSprop:
@@ -37,8 +48,9 @@ class RMSprop:
         self.mean_square = np.zeros(n_params, dtype=dtype)
 
     def step(self, params, grad, n_threads):
-        _optim.rmsprop(params, grad, self.mean_square, self.learning_rate, self.rho,
-                       self.epsilon, n_threads)
+        _optim.rmsprop(
+            params, grad, self.mean_square, self.learning_rate, self.rho, self.epsilon, n_threads
+        )
 
 
 class Adagrad:
@@ -48,8 +60,7 @@ class Adagrad:
         self.sum_square = np.zeros(n_params, dtype=dtype)
 
     def step(self, params, grad, n_threads):
-        _optim.adagrad(params, grad, self.sum_square, self.learning_rate, self.epsilon,
-                       n_threads)
+        _optim.adagrad(params, grad, self.sum_square, self.learning_rate, self.epsilon, n_threads)
 
 
 def make_optimizer(est, n_params, dtype):

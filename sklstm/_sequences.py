@@ -94,7 +94,9 @@ def _ragged(arrays, dtype):
             )
         if a.shape[0] == 0:
             raise ValueError(f"Sequence {i} of X is empty: it has no time steps.")
-        a = check_array(a.reshape(a.shape[0], -1), dtype=dtype, input_name=f"Sequence {i} of X")
+        a = check_array(
+            a.reshape(a.shape[0], -1), dtype=dtype, order="C", input_name=f"Sequence {i} of X"
+        )
         if checked and a.shape[1] != checked[0].shape[1]:
             raise ValueError(
                 f"Sequence {i} of X has {a.shape[1]} features per time step, but sequence 0 "
@@ -103,7 +105,7 @@ def _ragged(arrays, dtype):
         checked.append(a)
     lengths = np.array([a.shape[0] for a in checked], dtype=np.intp)
     starts = np.concatenate([[0], np.cumsum(lengths[:-1])]).astype(np.intp)
-    return Sequences(np.concatenate(checked), starts, lengths)
+    return Sequences(np.ascontiguousarray(np.concatenate(checked)), starts, lengths)
 
 
 def pack_batch(seqs, idx, buffer):

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from sklstm._network import LSTMNetwork, Workspace
 from sklstm._sequences import check_sequences, pack_batch
 from sklstm._threading import single_threaded_blas
@@ -39,3 +40,11 @@ def loss_and_grad(net, X, Y, loss, n_threads=1):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def pytest_report_header(config):
+    from sklstm._kernels._openmp import openmp_enabled
+    from sklstm._threading import effective_n_threads
+
+    built = "with OpenMP" if openmp_enabled() else "WITHOUT OpenMP (serial kernels)"
+    return f"sklstm: built {built}, {effective_n_threads()} threads"

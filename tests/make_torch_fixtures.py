@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+
 from conftest import make_network, random_sequences
 from torch_reference import torch_forward_backward
 
@@ -41,11 +42,24 @@ def main():
         X = random_sequences(rng, lengths, n_features)
         Y = targets(rng, loss_name, len(lengths), n_outputs)
         out, loss, grad = torch_forward_backward(net, X, Y, loss_name)
-        cases.append({"name": name, "n_features": n_features, "hidden": hidden,
-                      "n_outputs": n_outputs, "loss": loss_name})
-        arrays |= {f"{name}/params": net.params, f"{name}/X": np.concatenate(X),
-                   f"{name}/lengths": np.array(lengths), f"{name}/Y": Y,
-                   f"{name}/out": out, f"{name}/loss": np.array(loss), f"{name}/grad": grad}
+        cases.append(
+            {
+                "name": name,
+                "n_features": n_features,
+                "hidden": hidden,
+                "n_outputs": n_outputs,
+                "loss": loss_name,
+            }
+        )
+        arrays |= {
+            f"{name}/params": net.params,
+            f"{name}/X": np.concatenate(X),
+            f"{name}/lengths": np.array(lengths),
+            f"{name}/Y": Y,
+            f"{name}/out": out,
+            f"{name}/loss": np.array(loss),
+            f"{name}/grad": grad,
+        }
     FIXTURE.parent.mkdir(exist_ok=True)
     np.savez_compressed(FIXTURE, cases=json.dumps(cases), **arrays)
     print(f"wrote {len(cases)} cases to {FIXTURE}")

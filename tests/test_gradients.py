@@ -2,8 +2,10 @@
 
 import numpy as np
 import pytest
-from conftest import loss_and_grad, make_network, random_sequences
+
 from sklstm._losses import SigmoidCrossEntropy, SoftmaxCrossEntropy, SquaredError
+
+from conftest import loss_and_grad, make_network, random_sequences
 
 
 def targets(rng, kind, n, n_outputs):
@@ -72,5 +74,6 @@ def test_l2_penalty_gradient(rng):
     assert penalty == pytest.approx(0.5 * scale * weights @ weights)
     # Only weights are penalised: bias entries of the gradient stay zero.
     assert np.count_nonzero(g) == weights.size
-    np.testing.assert_allclose(np.concatenate([w.ravel() for w in net.unpack(g).weights]),
-                               scale * weights)
+    np.testing.assert_allclose(
+        np.concatenate([w.ravel() for w in net.unpack(g).weights]), scale * weights
+    )

@@ -5,12 +5,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import loss_and_grad, make_network, random_sequences
-from make_torch_fixtures import targets
+
 from sklstm._losses import SigmoidCrossEntropy, SoftmaxCrossEntropy, SquaredError
 from sklstm._network import LSTMNetwork
 from sklstm._sequences import check_sequences
 from sklstm._threading import single_threaded_blas
+
+from conftest import loss_and_grad, make_network, random_sequences
+from make_torch_fixtures import targets
 
 FIXTURE = Path(__file__).parent / "fixtures" / "torch_parity.npz"
 RTOL = 1e-9  # float64 against float64: far below the ~1e-6 asked of parity
@@ -35,9 +37,10 @@ def check_against(net, X, Y, loss_name, out, loss, grad):
 
 def load_cases():
     data = np.load(FIXTURE)
-    return [(case, {k.split("/")[1]: data[k] for k in data.files
-                    if k.startswith(case["name"] + "/")})
-            for case in json.loads(str(data["cases"]))]
+    return [
+        (case, {k.split("/")[1]: data[k] for k in data.files if k.startswith(case["name"] + "/")})
+        for case in json.loads(str(data["cases"]))
+    ]
 
 
 @pytest.mark.parametrize("case, arrays", load_cases(), ids=lambda c: c.get("name", ""))
@@ -45,8 +48,9 @@ def test_matches_torch_fixture(case, arrays):
     net = LSTMNetwork(case["n_features"], case["hidden"], case["n_outputs"], np.float64)
     net.params[:] = arrays["params"]
     X = np.split(arrays["X"], np.cumsum(arrays["lengths"])[:-1])
-    check_against(net, X, arrays["Y"], case["loss"], arrays["out"], float(arrays["loss"]),
-                  arrays["grad"])
+    check_against(
+        net, X, arrays["Y"], case["loss"], arrays["out"], float(arrays["loss"]), arrays["grad"]
+    )
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -33,8 +33,9 @@ def torch_forward_backward(net, X, Y, loss_name):
         head.weight.copy_(torch.from_numpy(views.head_W))
         head.bias.copy_(torch.from_numpy(views.head_b))
 
-    x = pack_sequence([torch.from_numpy(np.asarray(s, np.float64)) for s in X],
-                      enforce_sorted=False)
+    x = pack_sequence(
+        [torch.from_numpy(np.asarray(s, np.float64)) for s in X], enforce_sorted=False
+    )
     for lstm in layers:
         x, (h_n, _) = lstm(x)
     z = head(h_n[-1])  # h_n is in the original order of X

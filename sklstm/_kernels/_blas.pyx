@@ -26,10 +26,10 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
               &beta, c, &ldc)
 
 
-def gemm_memview(bint trans_a, bint trans_b, floating alpha, const floating[:, ::1] a,
-                 const floating[:, ::1] b, floating beta, floating[:, ::1] c):
+def gemm_memview(bint trans_a, bint trans_b, double alpha, const floating[:, ::1] a,
+                 const floating[:, ::1] b, double beta, floating[:, ::1] c):
     """Python access to ``gemm`` for its tests."""
     cdef int m = c.shape[0], n = c.shape[1]
     cdef int k = a.shape[0] if trans_a else a.shape[1]
-    gemm(trans_a, trans_b, m, n, k, alpha, &a[0, 0], a.shape[1], &b[0, 0], b.shape[1],
-         beta, &c[0, 0], n)
+    gemm(trans_a, trans_b, m, n, k, <floating> alpha, &a[0, 0], a.shape[1], &b[0, 0],
+         b.shape[1], <floating> beta, &c[0, 0], n)

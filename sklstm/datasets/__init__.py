@@ -1,0 +1,58 @@
+"""Data sets shipped with sklstm."""
+
+from importlib import resources
+
+import numpy as np
+from sklearn.utils import Bunch
+
+__all__ = ["load_japanese_vowels"]
+
+
+def load_japanese_vowels(*, subset="train", return_X_y=False):
+    """Load the Japanese Vowels speaker-recognition data set (variable-length sequences).
+
+    640 utterances of the vowels /ae/ by nine male speakers, each a sequence of 7 to 29
+    frames of 12 LPC cepstrum coefficients; the task is to recognise the speaker. The
+    split into train and test is the archive's.
+
+    Parameters
+    ----------
+    subset : {"train", "test", "all"}, default="train"
+        Which part of the archive's split to load; "all" is train followed by test.
+    return_X_y : bool, default=False
+        If True, return ``(data, target)`` instead of a Bunch.
+
+    Returns
+    -------
+    data : Bunch
+        ``data``: list of float64 arrays of shape (n_timesteps_i, 12); ``target``: int
+        array of speaker labels 1 to 9; ``feature_names``; ``DESCR``.
+    (data, target) : tuple if ``return_X_y`` is True
+
+    Examples
+    --------
+    >>> from sklstm.datasets import load_japanese_vowels
+    >>> X, y = load_japanese_vowels(return_X_y=True)
+    >>> len(X), X[0].shape, sorted(set(y))[:3]
+    (270, (20, 12), [1, 2, 3])
+    """
+    parts = {"train": ["train"], "test": ["test"], "all": ["train", "test"]}
+    if subset not in parts:
+        raise ValueError(f"subset must be 'train', 'test' or 'all'; got {subset!r}.")
+    files = resources.files(__name__) / "data"
+    with (files / "japanese_vowels.npz").open("rb") as f, np.load(f) as archive:
+        data, target = [], []
+        for part in parts[subset]:
+            values = archive[f"{part}_data"].astype(np.float64)
+            lengths = archive[f"{part}_lengths"]
+            data += np.split(values, np.cumsum(lengths)[:-1])
+            target.append(archive[f"{part}_target"].astype(np.int64))
+    target = np.concatenate(target)
+    if return_X_y:
+        return data, target
+    return Bunch(
+        data=data,
+        target=target,
+        feature_names=[f"lpc_{i}" for i in range(1, 13)],
+        DESCR=(files / "japanese_vowels.rst").read_text(encoding="utf-8"),
+    )

@@ -1,0 +1,127 @@
+"""Weight exchange with PyTorch; torch is imported only when these functions are called."""
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["to_torch", "load_torch"]
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as exc:
+        raise ImportError("sklstm.interop needs PyTorch: pip install torch") from exc
+    return torch
+
+
+def to_torch(est):
+    """PyTorch modules that compute the fitted model.
+
+    Parameters
+    ----------
+    est : LSTMClassifier or LSTMRegressor
+        A fitted estimator.
+
+    Returns
+    -------
+    lstm : torch.nn.LSTM or torch.nn.ModuleList
+        ``batch_first`` LSTM with the fitted weights (``b_ih`` holds the bias, ``b_hh`` is
+        zero). When the layers differ in size, which one ``nn.LSTM`` cannot hold, a
+        ``ModuleList`` of one-layer LSTMs to apply in order.
+    head : torch.nn.Linear
+        The output layer, applied to the last layer's hidden state at each sequence's last
+        step; the output activation (``est.out_activation_``) is left to the caller.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sklstm import LSTMRegressor
+    >>> from sklstm.interop import to_torch
+    >>> X = np.random.RandomState(0).normal(size=(20, 5, 2)).astype(np.float32)
+    >>> reg = LSTMRegressor(4, max_iter=2, random_state=0).fit(X, X[:, -1, 0])
+    >>> lstm, head = to_torch(reg)
+    >>> out, (h_n, c_n) = lstm(torch.from_numpy(X))
+    >>> np.allclose(head(h_n[-1]).detach().numpy().ravel(), reg.predict(X), atol=1e-5)
+    True
+    """
+    torch = _torch()
+    check_is_fitted(est)
+    net = est.network_
+    dtype = torch.float64 if net.dtype == np.float64 else torch.float32
+    sizes = net.hidden_sizes
+
+    def lstm_module(n_in, H, n_layers):
+        return torch.nn.LSTM(n_in, H, num_layers=n_layers, batch_first=True, dtype=dtype)
+
+    if len(set(sizes)) == 1:
+        lstm = lstm_module(net.n_features, sizes[0], len(sizes))
+        slots = [(lstm, k) for k in range(len(sizes))]
+    else:
+        n_in = [net.n_features, *sizes[:-1]]
+        lstm = torch.nn.ModuleList(lstm_module(d, H, 1) for d, H in zip(n_in, sizes, strict=True))
+        slots = [(module, 0) for module in lstm]
+    head = torch.nn.Linear(sizes[-1], net.n_outputs, dtype=dtype)
+    with torch.no_grad():
+        for (module, k), layer in zip(slots, net.views.layers, strict=True):
+            getattr(module, f"weight_ih_l{k}").copy_(torch.from_numpy(layer.W_ih))
+            getattr(module, f"weight_hh_l{k}").copy_(torch.from_numpy(layer.W_hh))
+            getattr(module, f"bias_ih_l{k}").copy_(torch.from_numpy(layer.bias))
+            getattr(module, f"bias_hh_l{k}").zero_()
+        head.weight.copy_(torch.from_numpy(net.views.head_W))
+        head.bias.copy_(torch.from_numpy(net.views.head_b))
+    return lstm, head
+
+
+def load_torch(est, lstm, head):
+    """Put the weights of PyTorch modules into a fitted estimator of the same architecture.
+
+    Parameters
+    ----------
+    est : LSTMClassifier or LSTMRegressor
+        A fitted estimator; its weights are replaced.
+    lstm : torch.nn.LSTM or torch.nn.ModuleList of torch.nn.LSTM
+        As returned by ``to_torch``: one LSTM with every layer, or one-layer LSTMs in order.
+    head : torch.nn.Linear
+        The output layer.
+
+    Returns
+    -------
+    est : the estimator, with the modules' weights
+    """
+    check_is_fitted(est)
+    net = est.network_
+    modules = list(lstm) if isinstance(lstm, _torch().nn.ModuleList) else [lstm]
+    slots = [(m, k) for m in modules for k in range(m.num_layers)]
+    if len(slots) != len(net.hidden_sizes):
+        raise ValueError(
+            f"The estimator has {len(net.hidden_sizes)} LSTM layers, the modules {len(slots)}."
+        )
+    for module in modules:
+        if module.bidirectional or module.proj_size or not module.bias:
+            raise ValueError(
+                "Only unidirectional LSTMs with biases and without projections can be loaded."
+            )
+
+    def array(tensor):
+        return tensor.detach().cpu().numpy().astype(net.dtype)
+
+    params = net.params.copy()
+    views = net.unpack(params)
+    for (module, k), layer in zip(slots, views.layers, strict=True):
+        _assign(layer.W_ih, array(getattr(module, f"weight_ih_l{k}")), f"weight_ih_l{k}")
+        _assign(layer.W_hh, array(getattr(module, f"weight_hh_l{k}")), f"weight_hh_l{k}")
+        _assign(
+            layer.bias,
+            array(getattr(module, f"bias_ih_l{k}")) + array(getattr(module, f"bias_hh_l{k}")),
+            f"bias_l{k}",
+        )
+    _assign(views.head_W, array(head.weight), "head.weight")
+    _assign(views.head_b, array(head.bias), "head.bias")
+    net.params[:] = params  # all shapes checked: replace the weights at once
+    return est
+
+
+def _assign(target, value, name):
+    if target.shape != value.shape:
+        raise ValueError(f"{name} has shape {value.shape}; the estimator needs {target.shape}.")
+    target[:] = value

@@ -1,0 +1,27 @@
+import numpy as np
+import pytest
+
+from sklstm.datasets import load_japanese_vowels
+
+
+def test_japanese_vowels_splits():
+    train = load_japanese_vowels()
+    test = load_japanese_vowels(subset="test")
+    both = load_japanese_vowels(subset="all")
+    assert (len(train.data), len(test.data), len(both.data)) == (270, 370, 640)
+    lengths = [len(x) for x in both.data]
+    assert min(lengths) == 7 and max(lengths) == 29
+    assert all(x.shape[1] == 12 and x.dtype == np.float64 for x in both.data)
+    np.testing.assert_array_equal(np.bincount(train.target), [0] + [30] * 9)
+    np.testing.assert_array_equal(both.target, np.concatenate([train.target, test.target]))
+    assert len(train.feature_names) == 12
+    assert "Kudo" in train.DESCR
+    # The first value of the archive's first case, to its 6 decimals.
+    assert round(train.data[0][0, 0], 6) == 1.860936
+
+
+def test_return_x_y_and_bad_subset():
+    X, y = load_japanese_vowels(subset="test", return_X_y=True)
+    assert len(X) == len(y) == 370
+    with pytest.raises(ValueError, match="subset must be"):
+        load_japanese_vowels(subset="validation")

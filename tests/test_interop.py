@@ -1,0 +1,83 @@
+"""Weight exchange with PyTorch."""
+
+import sys
+
+import numpy as np
+import pytest
+
+from sklstm import LSTMClassifier, LSTMRegressor
+from sklstm.interop import load_torch, to_torch
+
+torch = pytest.importorskip("torch")
+from torch.nn.utils.rnn import pack_sequence  # noqa: E402
+
+
+def torch_logits(lstm, head, X):
+    x = pack_sequence([torch.from_numpy(x) for x in X], enforce_sorted=False)
+    for module in lstm if isinstance(lstm, torch.nn.ModuleList) else [lstm]:
+        x, (h_n, _) = module(x)
+    with torch.no_grad():
+        return head(h_n[-1]).numpy()
+
+
+def ragged(rng, n, D, dtype):
+    return [rng.normal(size=(T, D)).astype(dtype) for T in rng.integers(1, 20, size=n)]
+
+
+@pytest.mark.parametrize(
+    "sizes, module_type",
+    [((5,), torch.nn.LSTM), ((6, 6), torch.nn.LSTM), ((6, 3), torch.nn.ModuleList)],
+)
+@pytest.mark.parametrize("dtype, tol", [("float32", 1e-5), ("float64", 1e-12)])
+def test_to_torch_computes_the_fitted_model(rng, sizes, module_type, dtype, tol):
+    X = ragged(rng, 30, 3, dtype)
+    y = rng.integers(3, size=30)
+    clf = LSTMClassifier(sizes, max_iter=3, dtype=dtype, random_state=0).fit(X, y)
+    lstm, head = to_torch(clf)
+    assert isinstance(lstm, module_type) and lstm.training
+    logits = torch_logits(lstm, head, X)
+    proba = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=tol, atol=tol)
+    if module_type is torch.nn.LSTM:
+        assert lstm.num_layers == len(sizes) and lstm.batch_first
+
+
+@pytest.mark.parametrize("sizes", [(4,), (5, 5), (5, 2)])
+def test_load_torch_puts_torch_weights_in(rng, sizes):
+    X = ragged(rng, 20, 2, np.float64)
+    reg = LSTMRegressor(sizes, max_iter=1, dtype="float64", random_state=0).fit(X, np.ones(20))
+    lstm, head = to_torch(reg)
+    with torch.no_grad():
+        for p in [*lstm.parameters(), *head.parameters()]:
+            p.copy_(torch.randn_like(p))
+    load_torch(reg, lstm, head)
+    np.testing.assert_allclose(reg.predict(X), torch_logits(lstm, head, X).ravel(), rtol=1e-12)
+    # b_ih and b_hh are folded into one bias.
+    folded = lstm[0] if isinstance(lstm, torch.nn.ModuleList) else lstm
+    np.testing.assert_allclose(
+        reg.network_.views.layers[0].bias, (folded.bias_ih_l0 + folded.bias_hh_l0).detach().numpy()
+    )
+
+
+def test_load_torch_rejects_other_architectures_without_changing_the_model(rng):
+    X = ragged(rng, 10, 2, np.float32)
+    reg = LSTMRegressor(4, max_iter=1, random_state=0).fit(X, np.ones(10))
+    before = reg.network_.params.copy()
+    with pytest.raises(
+        ValueError, match=r"weight_ih_l0 has shape \(20, 2\); the estimator needs \(16, 2\)"
+    ):
+        load_torch(reg, torch.nn.LSTM(2, 5, batch_first=True), torch.nn.Linear(5, 1))
+    with pytest.raises(ValueError, match="head.weight has shape"):
+        load_torch(reg, torch.nn.LSTM(2, 4), torch.nn.Linear(4, 2))
+    with pytest.raises(ValueError, match="1 LSTM layers, the modules 2"):
+        load_torch(reg, torch.nn.LSTM(2, 4, num_layers=2), torch.nn.Linear(4, 1))
+    with pytest.raises(ValueError, match="unidirectional"):
+        load_torch(reg, torch.nn.LSTM(2, 4, bidirectional=True), torch.nn.Linear(4, 1))
+    np.testing.assert_array_equal(reg.network_.params, before)
+
+
+def test_clear_error_without_torch(rng, monkeypatch):
+    reg = LSTMRegressor(4, max_iter=1).fit(rng.normal(size=(5, 3, 1)), np.ones(5))
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(ImportError, match="sklstm.interop needs PyTorch"):
+        to_torch(reg)

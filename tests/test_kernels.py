@@ -1,0 +1,146 @@
+"""The Cython kernels: BLAS wrapper, OpenMP build, layer passes, optimizer updates."""
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from sklstm._kernels import _lstm, _optim
+from sklstm._kernels._blas import gemm_memview
+from sklstm._kernels._openmp import openmp_enabled
+from sklstm._network import Workspace
+from sklstm._sequences import check_sequences, pack_batch
+from sklstm._threading import effective_n_threads, single_threaded_blas
+
+from conftest import make_network, random_sequences
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+def test_gemm_is_row_major(rng, dtype, trans_a, trans_b):
+    m, n, k = 5, 7, 3
+    a = rng.normal(size=(k, m) if trans_a else (m, k)).astype(dtype)
+    b = rng.normal(size=(n, k) if trans_b else (k, n)).astype(dtype)
+    c = rng.normal(size=(m, n)).astype(dtype)
+    expected = 2 * (a.T if trans_a else a) @ (b.T if trans_b else b) + 0.5 * c
+    gemm_memview(trans_a, trans_b, 2.0, a, b, 0.5, c)
+    np.testing.assert_allclose(c, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_openmp_build_and_thread_budget():
+    # The build's OpenMP status is also printed in pytest's header (conftest.py).
+    if not openmp_enabled():
+        assert effective_n_threads() == 1
+        return
+    assert effective_n_threads() >= 1
+    with threadpool_limits(limits=1, user_api="openmp"):
+        assert effective_n_threads() == 1
+
+
+def run_layer(net, X, n_threads):
+    """Training forward of the first layer: (batch, gates, cells, hidden states)."""
+    seqs = check_sequences(X, dtype=net.dtype)
+    ws = Workspace(net, training=True)
+    ws.ensure(int(seqs.lengths.sum()), seqs.n_samples)
+    batch = pack_batch(seqs, np.arange(seqs.n_samples), ws.X)
+    buf = ws.layers[0]
+    N = batch.offsets[-1]
+    with single_threaded_blas():
+        _lstm.forward_train(
+            batch.X,
+            batch.offsets,
+            *net.views.layers[0],
+            buf.G[:N],
+            buf.C[:N],
+            buf.Hs[:N],
+            n_threads,
+        )
+    return batch, buf.G[:N].copy(), buf.C[:N].copy(), buf.Hs[:N].copy()
+
+
+def reference_lstm(layer, x):
+    """A step-by-step numpy LSTM over one (T, D) sequence: hidden states (T, H)."""
+    H = layer.W_hh.shape[1]
+    h, c, out = np.zeros(H), np.zeros(H), []
+    for x_t in x:
+        z = layer.W_ih @ x_t + layer.W_hh @ h + layer.bias
+        i, f, o = (1 / (1 + np.exp(-z[s * H : (s + 1) * H])) for s in (0, 1, 3))
+        c = f * c + i * np.tanh(z[2 * H : 3 * H])
+        h = o * np.tanh(c)
+        out.append(h)
+    return np.array(out)
+
+
+def test_forward_matches_step_by_step_reference(rng):
+    net = make_network(rng, 3, (6,), 1)
+    X = random_sequences(rng, [9, 1, 4, 9, 6], 3)
+    batch, _, _, Hs = run_layer(net, X, n_threads=2)
+    for i, sample in enumerate(batch.order):
+        rows = batch.offsets[:-1][: len(X[sample])] + i
+        np.testing.assert_allclose(
+            Hs[rows], reference_lstm(net.views.layers[0], X[sample]), rtol=1e-12, atol=1e-14
+        )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layer_passes_are_bitwise_independent_of_threads(rng, dtype):
+    net = make_network(rng, 4, (16,), 2, dtype)
+    X = random_sequences(rng, rng.integers(1, 30, size=70), 4, dtype)
+    one = run_layer(net, X, n_threads=1)
+    two = run_layer(net, X, n_threads=2)
+    for a, b in zip(one[1:], two[1:], strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_forward_predict_matches_forward_train(rng):
+    net = make_network(rng, 3, (5,), 1)
+    X = random_sequences(rng, [7, 2, 7, 5, 1], 3)
+    batch, _, _, Hs_train = run_layer(net, X, n_threads=2)
+    layer = net.views.layers[0]
+    N, B = batch.offsets[-1], len(batch.order)
+    G, C, Hs = np.empty((N, 20)), np.empty((B, 5)), np.empty((N, 5))
+    with single_threaded_blas():
+        _lstm.forward_predict(batch.X, batch.offsets, *layer, G, C, Hs, 2)
+    np.testing.assert_array_equal(Hs, Hs_train)
+
+
+def numpy_adam(p, g, m, v, lr, b1, b2, eps, t):
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
+    return p - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps), m, v
+
+
+@pytest.mark.parametrize("n", [10, 100_000])  # serial and parallel passes
+def test_optimizer_kernels_match_their_formulas(rng, n):
+    p0, g = rng.normal(size=n), rng.normal(size=n)
+
+    p, m, v = p0.copy(), rng.random(n), rng.random(n)
+    expected = numpy_adam(p0, g, m.copy(), v.copy(), 0.01, 0.9, 0.999, 1e-8, 3)
+    _optim.adam(p, g, m, v, 0.01, 0.9, 0.999, 1e-8, 3, 2)
+    for ours, theirs in zip((p, m, v), expected, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+    for nesterov in (False, True):
+        p, vel = p0.copy(), rng.normal(size=n)
+        new_vel = 0.9 * vel - 0.1 * g
+        step = 0.9 * new_vel - 0.1 * g if nesterov else new_vel
+        _optim.sgd(p, g, vel, 0.1, 0.9, nesterov, 2)
+        np.testing.assert_allclose(vel, new_vel, rtol=1e-12)
+        np.testing.assert_allclose(p, p0 + step, rtol=1e-12)
+
+    p, ms = p0.copy(), rng.random(n)
+    new_ms = 0.9 * ms + 0.1 * g * g
+    _optim.rmsprop(p, g, ms, 0.01, 0.9, 1e-7, 2)
+    np.testing.assert_allclose(p, p0 - 0.01 * g / (np.sqrt(new_ms) + 1e-7), rtol=1e-12)
+
+    p, ss = p0.copy(), rng.random(n)
+    _optim.adagrad(p, g, ss, 0.01, 1e-7, 2)
+    np.testing.assert_allclose(p, p0 - 0.01 * g / (np.sqrt(ss) + 1e-7), rtol=1e-12)
+
+
+def test_optimizer_kernels_take_float32(rng):
+    p, g = rng.normal(size=50).astype(np.float32), rng.normal(size=50).astype(np.float32)
+    m, v = np.zeros(50, np.float32), np.zeros(50, np.float32)
+    expected, _, _ = numpy_adam(p.astype(np.float64), g, 0.0, 0.0, 0.01, 0.9, 0.999, 1e-8, 1)
+    _optim.adam(p, g, m, v, 0.01, 0.9, 0.999, 1e-8, 1, 1)
+    np.testing.assert_allclose(p, expected, rtol=1e-6)
