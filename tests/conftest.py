@@ -47,4 +47,5 @@ def pytest_report_header(config):
     from sklstm._threading import effective_n_threads
 
     built = "with OpenMP" if openmp_enabled() else "WITHOUT OpenMP (serial kernels)"
-    return f"sklstm: built {built}, {effective_n_threads()} threads"
+    n = effective_n_threads()
+    return f"sklstm: built {built}, {n} thread{'s' if n > 1 else ''}"
