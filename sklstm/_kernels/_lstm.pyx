@@ -8,7 +8,8 @@ Weights use PyTorch's layout and gate order (i, f, g, o): ``W_ih`` is (4H, D), `
 (4H, H), and one bias of 4H holds ``b_ih + b_hh``.
 
 Layering, from the inside out:
-1. ``_gates_forward`` / ``_gates_backward``: the elementwise gate math of one row.
+1. ``_gates_forward`` / ``_gates_backward``: the elementwise gate math of one row (in C,
+   ``_gates.h``, where it can be vectorised for the CPU at hand).
 2. ``_forward_block`` / ``_backward_block``: one block of rows through every step, in one
    thread. The recurrence never couples rows, so a block needs no synchronisation with
    other blocks between steps: a whole pass is one parallel region, not one per step.
@@ -25,7 +26,7 @@ thread (threadpoolctl) so that threads are never nested.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport exp, expf, tanh, tanhf
+from libc.stdlib cimport calloc, free
 from libc.string cimport memset
 
 from ._blas cimport gemm
@@ -36,18 +37,15 @@ cdef enum:
     CHUNK_ROWS = 256
 
 
-cdef inline floating _sigmoid(floating x) noexcept nogil:
-    if floating is float:
-        return 1.0 / (1.0 + expf(-x))
-    else:
-        return 1.0 / (1.0 + exp(-x))
-
-
-cdef inline floating _tanh(floating x) noexcept nogil:
-    if floating is float:
-        return tanhf(x)
-    else:
-        return tanh(x)
+cdef extern from "_gates.h" nogil:
+    void sk_gates_forward_f(float *g, const float *bias, const float *c_prev, float *c,
+                            float *h, Py_ssize_t H)
+    void sk_gates_forward_d(double *g, const double *bias, const double *c_prev, double *c,
+                            double *h, Py_ssize_t H)
+    void sk_gates_backward_f(float *g, const float *c, const float *c_prev, const float *dh,
+                             float *dc, Py_ssize_t H)
+    void sk_gates_backward_d(double *g, const double *c, const double *c_prev,
+                             const double *dh, double *dc, Py_ssize_t H)
 
 
 cdef inline Py_ssize_t _block_rows(Py_ssize_t batch) noexcept nogil:
@@ -62,56 +60,29 @@ cdef inline Py_ssize_t _block_rows(Py_ssize_t batch) noexcept nogil:
 cdef inline void _gates_forward(
     floating *g,                # IN/OUT (4H,): pre-activations in, activations out
     const floating *bias,       # IN (4H,)
-    const floating *c_prev,     # IN (H,), NULL for a zero initial state
+    const floating *c_prev,     # IN (H,)
     floating *c,                # OUT (H,): may alias c_prev
     floating *h,                # OUT (H,)
     Py_ssize_t H,
 ) noexcept nogil:
-    cdef Py_ssize_t j
-    cdef floating gi, gf, gg, go, cj
-    for j in range(H):
-        gi = _sigmoid(g[j] + bias[j])
-        gf = _sigmoid(g[H + j] + bias[H + j])
-        gg = _tanh(g[2 * H + j] + bias[2 * H + j])
-        go = _sigmoid(g[3 * H + j] + bias[3 * H + j])
-        cj = gi * gg
-        if c_prev != NULL:
-            cj = cj + gf * c_prev[j]
-        g[j] = gi
-        g[H + j] = gf
-        g[2 * H + j] = gg
-        g[3 * H + j] = go
-        c[j] = cj
-        h[j] = go * _tanh(cj)
+    if floating is float:
+        sk_gates_forward_f(g, bias, c_prev, c, h, H)
+    else:
+        sk_gates_forward_d(g, bias, c_prev, c, h, H)
 
 
 cdef inline void _gates_backward(
     floating *g,                # IN/OUT (4H,): activations in, pre-activation gradients out
     const floating *c,          # IN (H,)
-    const floating *c_prev,     # IN (H,), NULL at the first step
+    const floating *c_prev,     # IN (H,)
     const floating *dh,         # IN (H,): dL/dh, the recurrent part included
-    floating *dc,               # IN/OUT (H,): dL/dc from the next step in (if has_next),
-                                #              dL/dc_prev out
-    bint has_next,
+    floating *dc,               # IN/OUT (H,): dL/dc from the next step in, dL/dc_prev out
     Py_ssize_t H,
 ) noexcept nogil:
-    cdef Py_ssize_t j
-    cdef floating gi, gf, gg, go, tc, dcj, cp
-    for j in range(H):
-        gi = g[j]
-        gf = g[H + j]
-        gg = g[2 * H + j]
-        go = g[3 * H + j]
-        tc = _tanh(c[j])
-        dcj = dh[j] * go * (1 - tc * tc)
-        if has_next:
-            dcj = dcj + dc[j]
-        cp = c_prev[j] if c_prev != NULL else 0
-        g[j] = dcj * gg * gi * (1 - gi)
-        g[H + j] = dcj * cp * gf * (1 - gf)
-        g[2 * H + j] = dcj * gi * (1 - gg * gg)
-        g[3 * H + j] = dh[j] * tc * go * (1 - go)
-        dc[j] = dcj * gf
+    if floating is float:
+        sk_gates_backward_f(g, c, c_prev, dh, dc, H)
+    else:
+        sk_gates_backward_d(g, c, c_prev, dh, dc, H)
 
 
 cdef inline Py_ssize_t _live(const Py_ssize_t *offsets, Py_ssize_t t, Py_ssize_t r0,
@@ -140,11 +111,12 @@ cdef void _forward_block(
     floating *G,        # IN/OUT (N, 4H): input projections in, activations out
     floating *C,        # OUT (N, H) when keep_cells, else (B, H) updated in place
     floating *Hs,       # OUT (N, H)
+    const floating *zeros,  # IN (H,) the initial cell state
     Py_ssize_t H, bint keep_cells,
 ) noexcept nogil:
     cdef Py_ssize_t H4 = 4 * H
     cdef Py_ssize_t t, i, m, row, prev
-    cdef floating *c_prev
+    cdef const floating *c_prev
     cdef floating *c
     for t in range(T):
         m = _live(offsets, t, r0, rows)
@@ -155,12 +127,13 @@ cdef void _forward_block(
         if t > 0:
             gemm(False, True, m, H4, H, 1.0, Hs + prev * H, H, W_hh, H, 1.0, G + row * H4, H4)
         for i in range(m):
-            if keep_cells:
-                c = C + (row + i) * H
-                c_prev = C + (prev + i) * H if t > 0 else NULL
+            c = C + ((row if keep_cells else r0) + i) * H
+            if t == 0:
+                c_prev = zeros
+            elif keep_cells:
+                c_prev = C + (prev + i) * H
             else:
-                c = C + (r0 + i) * H
-                c_prev = c if t > 0 else NULL
+                c_prev = c
             _gates_forward(G + (row + i) * H4, bias, c_prev, c, Hs + (row + i) * H, H)
 
 
@@ -171,6 +144,7 @@ cdef void _backward_block(
     const floating *C,  # IN (N, H)
     floating *dHs,      # IN/OUT (N, H): dL/dh in; the recurrent part is added on the way
     floating *dC,       # scratch (B, H)
+    const floating *zeros,  # IN (H,) the initial cell state
     Py_ssize_t H,
 ) noexcept nogil:
     cdef Py_ssize_t H4 = 4 * H
@@ -183,10 +157,12 @@ cdef void _backward_block(
         m = _live(offsets, t, r0, rows)
         row = offsets[t] + r0
         prev = offsets[t - 1] + r0 if t > 0 else 0
+        # Rows whose sequence ends at this step get no cell gradient from a next step.
+        memset(dC + (r0 + m_next) * H, 0, (m - m_next) * H * sizeof(floating))
         for i in range(m):
             _gates_backward(G + (row + i) * H4, C + (row + i) * H,
-                            C + (prev + i) * H if t > 0 else NULL,
-                            dHs + (row + i) * H, dC + (r0 + i) * H, i < m_next, H)
+                            C + (prev + i) * H if t > 0 else zeros,
+                            dHs + (row + i) * H, dC + (r0 + i) * H, H)
         if t > 0:
             gemm(False, False, m, H, H4, 1.0, G + row * H4, H4, W_hh, H, 1.0,
                  dHs + prev * H, H)
@@ -263,18 +239,22 @@ cdef void _forward(
     const floating[:, ::1] W_ih, const floating[:, ::1] W_hh, const floating[::1] bias,
     floating[:, ::1] G, floating[:, ::1] C, floating[:, ::1] Hs,
     int n_threads, bint keep_cells,
-) noexcept:
+) except *:
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], H = W_hh.shape[1]
     cdef Py_ssize_t T = offsets.shape[0] - 1
     cdef Py_ssize_t rows = _block_rows(offsets[1] - offsets[0])
     cdef Py_ssize_t n_blocks = (offsets[1] - offsets[0] + rows - 1) // rows
     cdef Py_ssize_t k
+    cdef floating *zeros = <floating *> calloc(H, sizeof(floating))
+    if zeros == NULL:
+        raise MemoryError()
     with nogil:
         _project(&X[0, 0], N, D, &W_ih[0, 0], 4 * H, &G[0, 0], n_threads)
         for k in prange(n_blocks, schedule="dynamic", chunksize=1,
                         num_threads=min(n_threads, n_blocks)):
             _forward_block(k * rows, rows, &offsets[0], T, &W_hh[0, 0], &bias[0],
-                           &G[0, 0], &C[0, 0], &Hs[0, 0], H, keep_cells)
+                           &G[0, 0], &C[0, 0], &Hs[0, 0], zeros, H, keep_cells)
+    free(zeros)
 
 
 def backward(
@@ -301,11 +281,14 @@ def backward(
     cdef Py_ssize_t n_chunks = (N + CHUNK_ROWS - 1) // CHUNK_ROWS
     cdef bint want_dX = dX is not None
     cdef Py_ssize_t k, q, r0
+    cdef floating *zeros = <floating *> calloc(H, sizeof(floating))
+    if zeros == NULL:
+        raise MemoryError()
     with nogil:
         for k in prange(n_blocks, schedule="dynamic", chunksize=1,
                         num_threads=min(n_threads, n_blocks)):
             _backward_block(k * rows, rows, &offsets[0], T, &W_hh[0, 0], &G[0, 0], &C[0, 0],
-                            &dHs[0, 0], &dC[0, 0], H)
+                            &dHs[0, 0], &dC[0, 0], zeros, H)
         # Weight gradients over all steps at once, one job per gate.
         for q in prange(4, schedule="static", num_threads=min(n_threads, 4)):
             gemm(True, False, H, D, N, 1.0, &G[0, q * H], H4, &X[0, 0], D, 0.0,
@@ -318,3 +301,4 @@ def backward(
                 r0 = k * CHUNK_ROWS
                 gemm(False, False, min(CHUNK_ROWS, N - r0), D, H4, 1.0, &G[r0, 0], H4,
                      &W_ih[0, 0], D, 0.0, &dX[r0, 0], D)
+    free(zeros)
