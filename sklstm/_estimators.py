@@ -20,6 +20,10 @@ from ._sequences import check_sequences, pack_batch
 from ._threading import effective_n_threads, single_threaded_blas
 
 
+# Predictions on at most this many sequences run in one thread.
+SERIAL_PREDICT_SAMPLES = 16
+
+
 class _BaseLSTM(BaseEstimator):
     """Parameters, training loop and prediction shared by the classifier and the regressor."""
 
@@ -150,7 +154,7 @@ class _BaseLSTM(BaseEstimator):
         optimizer = make_optimizer(self, network.params.size, network.dtype)
         grad = np.zeros_like(network.params)
         grad_views = network.unpack(grad)
-        ws = Workspace(network, training=True)
+        ws = Workspace(network)
         ws.ensure(int(np.sort(seqs.lengths)[-batch_size:].sum()), batch_size)
         n_threads = effective_n_threads()
 
@@ -187,6 +191,10 @@ class _BaseLSTM(BaseEstimator):
         """The network's outputs (logits) for X."""
         check_is_fitted(self)
         seqs = check_sequences(X, dtype=self.network_.dtype, n_features=self.n_features_in_)
+        if seqs.n_samples <= SERIAL_PREDICT_SAMPLES:
+            # Too few rows to share among threads; without OpenMP threads, BLAS may have its
+            # own, and limiting it would cost more than this prediction.
+            return self.network_.predict(seqs, n_threads=1)
         with single_threaded_blas():
             return self.network_.predict(seqs, effective_n_threads())
 

@@ -1,8 +1,11 @@
 """The model as data: one flat parameter vector, views per layer, forward and backward.
 
-Layout of the flat vector, layer after layer: ``W_ih`` (4H, D_in), ``W_hh`` (4H, H),
-``bias`` (4H,) in PyTorch's gate order i, f, g, o; then the dense head ``W`` (n_outputs, H)
-and ``b`` (n_outputs,). Gradients use a second vector of the same layout.
+Layout of the flat vector, layer after layer: ``W_ih`` (4H, D_in), ``W_hh`` stored
+transposed (H, 4H), ``bias`` (4H,), in PyTorch's gate order i, f, g, o; then the dense head
+``W`` (n_outputs, H) and ``b`` (n_outputs,). Gradients use a second vector of the same
+layout. The views show every matrix in PyTorch's shape: ``W_hh`` is the transpose of its
+stored block. Stored transposed, W_hh enters the forward pass's step gemm without a
+transpose: prediction, which has no backward pass to share the cost, never makes one.
 """
 
 from typing import NamedTuple
@@ -19,9 +22,9 @@ PREDICT_ROWS = 1 << 15
 
 
 class LayerParams(NamedTuple):
-    W_ih: np.ndarray
-    W_hh: np.ndarray
-    bias: np.ndarray
+    W_ih: np.ndarray  # (4H, D_in)
+    W_hh: np.ndarray  # (4H, H), a transposed view of the stored (H, 4H) block
+    bias: np.ndarray  # (4H,)
 
 
 class Params(NamedTuple):
@@ -50,7 +53,7 @@ class LSTMNetwork:
         shapes = []
         n_in = self.n_features
         for H in self.hidden_sizes:
-            shapes.append([(4 * H, n_in), (4 * H, H), (4 * H,)])
+            shapes.append([(4 * H, n_in), (H, 4 * H), (4 * H,)])
             n_in = H
         return shapes, [(self.n_outputs, n_in), (self.n_outputs,)]
 
@@ -70,7 +73,9 @@ class LSTMNetwork:
             return view
 
         layer_shapes, head_shapes = self._shapes()
-        layers = [LayerParams(*map(take, shapes)) for shapes in layer_shapes]
+        layers = []
+        for ih, hh, bias in layer_shapes:
+            layers.append(LayerParams(take(ih), take(hh).T, take(bias)))
         return Params(layers, *map(take, head_shapes))
 
     def __getstate__(self):
@@ -100,9 +105,8 @@ class LSTMNetwork:
         N = batch.offsets[-1]
         x = batch.X
         for layer, buf in zip(self.views.layers, ws.layers, strict=True):
-            _lstm.forward_train(
-                x, batch.offsets, *layer, buf.G[:N], buf.C[:N], buf.Hs[:N], n_threads
-            )
+            _lstm.forward_train(x, batch.offsets, layer.W_ih, layer.W_hh.T, layer.bias,
+                                buf.G[:N], buf.C[:N], buf.Hs[:N], n_threads)
             x = buf.Hs[:N]
         ws.h_last = x[batch.last_rows]
         return ws.h_last @ self.views.head_W.T + self.views.head_b
@@ -117,23 +121,12 @@ class LSTMNetwork:
         dH[:] = 0
         dH[batch.last_rows] = d_out @ self.views.head_W
         for k in range(len(self.hidden_sizes) - 1, -1, -1):
-            buf = ws.layers[k]
+            layer, grad, buf = self.views.layers[k], g.layers[k], ws.layers[k]
             x = ws.layers[k - 1].Hs[:N] if k else batch.X
             dX = ws.layers[k - 1].dHs[:N] if k else None
-            _lstm.backward(
-                x,
-                batch.offsets,
-                self.views.layers[k].W_ih,
-                self.views.layers[k].W_hh,
-                buf.G[:N],
-                buf.C[:N],
-                buf.Hs[:N],
-                dH,
-                buf.dC[:B],
-                *g.layers[k],
-                dX,
-                n_threads,
-            )
+            _lstm.backward(x, batch.offsets, layer.W_ih, layer.W_hh.T, buf.G[:N], buf.C[:N],
+                           buf.Hs[:N], dH, buf.dC[:B], grad.W_ih, grad.W_hh.T, grad.bias, dX,
+                           n_threads)
             dH = dX
 
     def add_l2(self, g, scale):
@@ -141,24 +134,29 @@ class LSTMNetwork:
         penalty = 0.0
         for w, gw in zip(self.views.weights, g.weights, strict=True):
             gw += scale * w
-            penalty += 0.5 * scale * float(np.dot(w.ravel(), w.ravel()))
+            flat = w.ravel(order="K")  # W_hh's view is transposed: no copy in memory order
+            penalty += 0.5 * scale * float(np.dot(flat, flat))
         return penalty
 
     def predict(self, seqs, n_threads):
         """Outputs (logits) for every sequence, in chunks of bounded memory."""
         out = np.empty((seqs.n_samples, self.n_outputs), dtype=self.dtype)
-        longest_first = np.argsort(-seqs.lengths, kind="stable")
-        ws = Workspace(self, training=False)
+        longest_first = (
+            np.arange(seqs.n_samples)
+            if seqs.equal_lengths
+            else np.argsort(-seqs.lengths, kind="stable")
+        )
         for idx in _chunks(longest_first, seqs.lengths[longest_first]):
-            N, B = int(seqs.lengths[idx].sum()), len(idx)
-            ws.ensure(N, B)
-            batch = pack_batch(seqs, idx, ws.X)
+            N = int(seqs.lengths[idx].sum())
+            batch = pack_batch(seqs, idx, np.empty((N, self.n_features), dtype=self.dtype))
             x = batch.X
-            for layer, buf in zip(self.views.layers, ws.layers, strict=True):
-                _lstm.forward_predict(
-                    x, batch.offsets, *layer, buf.G[:N], buf.C[:B], buf.Hs[:N], n_threads
-                )
-                x = buf.Hs[:N]
+            for layer in self.views.layers:
+                H = layer.W_hh.shape[1]
+                Hs = np.empty((N, H), dtype=self.dtype)
+                _lstm.forward_predict(x, batch.offsets, layer.W_ih, layer.W_hh.T, layer.bias,
+                                      np.empty((N, 4 * H), dtype=self.dtype),
+                                      np.empty((len(idx), H), dtype=self.dtype), Hs, n_threads)
+                x = Hs
             out[batch.order] = x[batch.last_rows] @ self.views.head_W.T + self.views.head_b
         return out
 
@@ -175,22 +173,19 @@ def _chunks(order, lengths):
 
 
 class _LayerBuffers:
-    def __init__(self, rows, batch, H, dtype, training):
+    def __init__(self, rows, batch, H, dtype):
         self.G = np.empty((rows, 4 * H), dtype=dtype)
+        self.C = np.empty((rows, H), dtype=dtype)
         self.Hs = np.empty((rows, H), dtype=dtype)
-        # Training keeps every step's cell state; prediction only the running one.
-        self.C = np.empty((rows if training else batch, H), dtype=dtype)
-        if training:
-            self.dHs = np.empty((rows, H), dtype=dtype)
-            self.dC = np.empty((batch, H), dtype=dtype)
+        self.dHs = np.empty((rows, H), dtype=dtype)
+        self.dC = np.empty((batch, H), dtype=dtype)
 
 
 class Workspace:
-    """Buffers of forward (and backward) passes, reused from batch to batch, grown on demand."""
+    """Buffers of training's forward and backward passes, reused from batch to batch."""
 
-    def __init__(self, network, training):
+    def __init__(self, network):
         self.network = network
-        self.training = training
         self.rows = self.batch = 0
         self.h_last = None  # the head's input, kept by forward for backward
 
@@ -201,10 +196,7 @@ class Workspace:
         net = self.network
         self.rows, self.batch = max(rows, self.rows), max(batch, self.batch)
         self.X = np.empty((self.rows, net.n_features), dtype=net.dtype)
-        self.layers = [
-            _LayerBuffers(self.rows, self.batch, H, net.dtype, self.training)
-            for H in net.hidden_sizes
-        ]
+        self.layers = [_LayerBuffers(self.rows, self.batch, H, net.dtype) for H in net.hidden_sizes]
 
 
 def _glorot_uniform(rng, shape):

@@ -19,7 +19,13 @@ def effective_n_threads():
         return 1
     if os.environ.get("OMP_NUM_THREADS"):
         return omp_max_threads()
-    return max(1, min(omp_max_threads(), cpu_count(only_physical_cores=True)))
+    return max(1, min(omp_max_threads(), _cores()))
+
+
+@cache
+def _cores():
+    # Reading cgroup quotas takes tens of microseconds; they do not change in a process.
+    return cpu_count(only_physical_cores=True)
 
 
 @cache

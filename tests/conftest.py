@@ -26,7 +26,7 @@ def loss_and_grad(net, X, Y, loss, n_threads=1):
     code path as training."""
     seqs = check_sequences(X, dtype=net.dtype)
     idx = np.arange(seqs.n_samples)
-    ws = Workspace(net, training=True)
+    ws = Workspace(net)
     ws.ensure(int(seqs.lengths.sum()), seqs.n_samples)
     grad = np.zeros_like(net.params)
     with single_threaded_blas():
@@ -40,6 +40,16 @@ def loss_and_grad(net, X, Y, loss, n_threads=1):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(params=["rows", "columns"])
+def scheme(request):
+    """Run a test under each parallel scheme of the layer kernels (chosen by size in use)."""
+    from sklstm._kernels import _lstm
+
+    _lstm._force_scheme(["rows", "columns"].index(request.param))
+    yield request.param
+    _lstm._force_scheme(-1)
 
 
 def pytest_report_header(config):

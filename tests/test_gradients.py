@@ -52,7 +52,7 @@ def numerical_gradient(net, X, Y, loss, eps=1e-6):
 
 @pytest.mark.parametrize("loss_name", LOSSES)
 @pytest.mark.parametrize("lengths, n_features, hidden", SHAPES)
-def test_gradient_matches_finite_differences(rng, loss_name, lengths, n_features, hidden):
+def test_gradient_matches_finite_differences(rng, scheme, loss_name, lengths, n_features, hidden):
     loss, kind, n_outputs = LOSSES[loss_name]
     net = make_network(rng, n_features, hidden, n_outputs)
     X = random_sequences(rng, lengths, n_features)

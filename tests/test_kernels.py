@@ -37,25 +37,32 @@ def test_openmp_build_and_thread_budget():
         assert effective_n_threads() == 1
 
 
+def kernel_weights(layer):
+    """A layer's weights as the kernels take them: W_ih, W_hh transposed, bias."""
+    return layer.W_ih, layer.W_hh.T, layer.bias
+
+
 def run_layer(net, X, n_threads):
-    """Training forward of the first layer: (batch, gates, cells, hidden states)."""
+    """Training forward and backward of the first layer, from dL/dh = 1 at every step:
+    (batch, {name: array}) with the forward's outputs and every gradient."""
     seqs = check_sequences(X, dtype=net.dtype)
-    ws = Workspace(net, training=True)
+    ws = Workspace(net)
     ws.ensure(int(seqs.lengths.sum()), seqs.n_samples)
     batch = pack_batch(seqs, np.arange(seqs.n_samples), ws.X)
     buf = ws.layers[0]
-    N = batch.offsets[-1]
+    N, B = batch.offsets[-1], len(batch.order)
+    weights = kernel_weights(net.views.layers[0])
+    out = {}
     with single_threaded_blas():
-        _lstm.forward_train(
-            batch.X,
-            batch.offsets,
-            *net.views.layers[0],
-            buf.G[:N],
-            buf.C[:N],
-            buf.Hs[:N],
-            n_threads,
-        )
-    return batch, buf.G[:N].copy(), buf.C[:N].copy(), buf.Hs[:N].copy()
+        _lstm.forward_train(batch.X, batch.offsets, *weights, buf.G[:N], buf.C[:N],
+                            buf.Hs[:N], n_threads)
+        out |= {"G": buf.G[:N].copy(), "C": buf.C[:N].copy(), "Hs": buf.Hs[:N].copy()}
+        grads = [np.empty_like(w) for w in weights]
+        dX = np.empty_like(batch.X)
+        buf.dHs[:N] = 1
+        _lstm.backward(batch.X, batch.offsets, *weights[:2], buf.G[:N], buf.C[:N],
+                       buf.Hs[:N], buf.dHs[:N], buf.dC[:B], *grads, dX, n_threads)
+    return batch, out | dict(zip(["dW_ih", "dW_hhT", "dbias"], grads, strict=True), dX=dX)
 
 
 def reference_lstm(layer, x):
@@ -71,10 +78,11 @@ def reference_lstm(layer, x):
     return np.array(out)
 
 
-def test_forward_matches_step_by_step_reference(rng):
+def test_forward_matches_step_by_step_reference(rng, scheme):
     net = make_network(rng, 3, (6,), 1)
     X = random_sequences(rng, [9, 1, 4, 9, 6], 3)
-    batch, _, _, Hs = run_layer(net, X, n_threads=2)
+    batch, out = run_layer(net, X, n_threads=2)
+    Hs = out["Hs"]
     for i, sample in enumerate(batch.order):
         rows = batch.offsets[:-1][: len(X[sample])] + i
         np.testing.assert_allclose(
@@ -83,25 +91,25 @@ def test_forward_matches_step_by_step_reference(rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_layer_passes_are_bitwise_independent_of_threads(rng, dtype):
+def test_layer_passes_are_bitwise_independent_of_threads(rng, scheme, dtype):
     net = make_network(rng, 4, (16,), 2, dtype)
     X = random_sequences(rng, rng.integers(1, 30, size=70), 4, dtype)
-    one = run_layer(net, X, n_threads=1)
-    two = run_layer(net, X, n_threads=2)
-    for a, b in zip(one[1:], two[1:], strict=True):
-        assert np.array_equal(a, b)
+    _, one = run_layer(net, X, n_threads=1)
+    _, two = run_layer(net, X, n_threads=2)
+    for name in one:  # forward outputs and every gradient
+        assert np.array_equal(one[name], two[name]), name
 
 
-def test_forward_predict_matches_forward_train(rng):
+def test_forward_predict_matches_forward_train(rng, scheme):
     net = make_network(rng, 3, (5,), 1)
     X = random_sequences(rng, [7, 2, 7, 5, 1], 3)
-    batch, _, _, Hs_train = run_layer(net, X, n_threads=2)
-    layer = net.views.layers[0]
+    batch, out = run_layer(net, X, n_threads=2)
     N, B = batch.offsets[-1], len(batch.order)
     G, C, Hs = np.empty((N, 20)), np.empty((B, 5)), np.empty((N, 5))
     with single_threaded_blas():
-        _lstm.forward_predict(batch.X, batch.offsets, *layer, G, C, Hs, 2)
-    np.testing.assert_array_equal(Hs, Hs_train)
+        _lstm.forward_predict(batch.X, batch.offsets, *kernel_weights(net.views.layers[0]),
+                              G, C, Hs, 2)
+    np.testing.assert_array_equal(Hs, out["Hs"])
 
 
 def numpy_adam(p, g, m, v, lr, b1, b2, eps, t):

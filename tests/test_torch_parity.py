@@ -44,7 +44,7 @@ def load_cases():
 
 
 @pytest.mark.parametrize("case, arrays", load_cases(), ids=lambda c: c.get("name", ""))
-def test_matches_torch_fixture(case, arrays):
+def test_matches_torch_fixture(scheme, case, arrays):
     net = LSTMNetwork(case["n_features"], case["hidden"], case["n_outputs"], np.float64)
     net.params[:] = arrays["params"]
     X = np.split(arrays["X"], np.cumsum(arrays["lengths"])[:-1])
@@ -55,7 +55,7 @@ def test_matches_torch_fixture(case, arrays):
 
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("loss_name", ["binary", "multiclass", "mse-identity", "mse-sigmoid"])
-def test_matches_torch_live(seed, loss_name):
+def test_matches_torch_live(scheme, seed, loss_name):
     pytest.importorskip("torch")
     from torch_reference import torch_forward_backward
 

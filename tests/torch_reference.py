@@ -49,10 +49,13 @@ def torch_forward_backward(net, X, Y, loss_name):
         loss = torch.nn.functional.mse_loss(activation[loss_name[4:]](z), y)
     loss.backward()
 
-    grads = []
-    for lstm in layers:
+    flat = np.zeros_like(net.params)
+    grad = net.unpack(flat)
+    for lstm, g in zip(layers, grad.layers, strict=True):
+        g.W_ih[:] = lstm.weight_ih_l0.grad.numpy()
+        g.W_hh[:] = lstm.weight_hh_l0.grad.numpy()
         # b_ih and b_hh enter the gates as a sum, so each has the folded bias's gradient.
-        grads += [lstm.weight_ih_l0.grad, lstm.weight_hh_l0.grad, lstm.bias_ih_l0.grad]
-    grads += [head.weight.grad, head.bias.grad]
-    flat = np.concatenate([g.numpy().ravel() for g in grads])
+        g.bias[:] = lstm.bias_ih_l0.grad.numpy()
+    grad.head_W[:] = head.weight.grad.numpy()
+    grad.head_b[:] = head.bias.grad.numpy()
     return z.detach().numpy(), float(loss.detach()), flat

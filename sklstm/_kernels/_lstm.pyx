@@ -4,37 +4,50 @@ Layout. The batch is sorted by length, longest first, and packed as PyTorch pack
 sequences: step t occupies rows ``offsets[t]:offsets[t + 1]`` of every buffer and holds
 the first ``B_t = offsets[t + 1] - offsets[t]`` sequences, those still running at step t.
 Padding is never stored or computed; a batch of equal lengths is the case ``B_t = B``.
-Weights use PyTorch's layout and gate order (i, f, g, o): ``W_ih`` is (4H, D), ``W_hh`` is
-(4H, H), and one bias of 4H holds ``b_ih + b_hh``.
+Weights use PyTorch's gate order (i, f, g, o): ``W_ih`` is (4H, D) as in PyTorch, the
+recurrent weights come transposed, ``W_hhT`` (H, 4H), the operand the forward step gemm
+takes as it is, and one bias of 4H holds ``b_ih + b_hh``.
 
 Layering, from the inside out:
-1. ``_gates_forward`` / ``_gates_backward``: the elementwise gate math of one row (in C,
-   ``_gates.h``, where it can be vectorised for the CPU at hand).
-2. ``_forward_block`` / ``_backward_block``: one block of rows through every step, in one
-   thread. The recurrence never couples rows, so a block needs no synchronisation with
-   other blocks between steps: a whole pass is one parallel region, not one per step.
+1. ``_cell_forward`` / ``_cell_backward``: the gate math of one row at one step (the loop
+   over units is C, ``_gates.h``, where it is vectorised for the CPU at hand).
+2. The recurrence over all steps, in one of two schemes chosen by the size of a step:
+   - row blocks (small steps): each thread takes fixed blocks of rows through every step.
+     The recurrence never couples rows, so a whole pass runs without synchronisation;
+   - column jobs (large steps): all rows of a step at once, each step's gemm split into
+     fixed column jobs and its gate pass into fixed row jobs, with barriers between them.
+     Past a size, gemms over all rows run faster than over a block's rows.
 3. ``forward_train``, ``forward_predict``, ``backward``: a layer over the whole batch,
-   without the GIL, with ``prange`` over row blocks and over fixed output chunks of the
-   all-steps gemms.
+   without the GIL; the input projection and the weight gradients of all steps are single
+   gemms split into fixed chunks among threads.
 
-Determinism. Block and chunk shapes depend on the batch alone, never on the thread count,
-and every sum runs in a fixed order, so results are bitwise identical for any number of
-threads (a BLAS call's result can depend on its shape, not on who makes it).
+Determinism. Scheme, block, job and chunk shapes depend on the batch alone, never on the
+thread count, and every sum runs in a fixed order, so results are bitwise identical for
+any number of threads (a BLAS call's result can depend on its shape, not on who makes it).
 
 Threads. BLAS is called from inside OpenMP threads: the caller must limit BLAS to one
 thread (threadpoolctl) so that threads are never nested.
 """
 from cython cimport floating
-from cython.parallel cimport prange
-from libc.stdlib cimport calloc, free
+from cython.parallel cimport parallel, prange
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
 
 from ._blas cimport gemm
 
 cdef enum:
-    # Rows per gemm call in the all-steps projections and dX: fixed, so that how the rows
-    # are shared among threads never changes a result.
+    # Rows per gemm call in the all-steps projections and dX.
     CHUNK_ROWS = 256
+    # OpenBLAS computes products of at most 10^6 multiply-adds without packing their
+    # operands, the fastest it has for them (measured with SciPy's OpenBLAS, issue 3).
+    SMALL_MACS = 1000000
+    # A step's recurrent gemm does B * 4H * H multiply-adds. Below this many, a row block's
+    # gemm is small; from it on, splitting a step by columns wins (measured, issue 3).
+    COLUMN_SCHEME_MACS = 1 << 21
+    # Column scheme: rows per gate-pass job.
+    GATE_ROWS = 16
+    # Rows of W_hh moved at a time by the transpose.
+    TRANSPOSE_TILE = 32
 
 
 cdef extern from "_gates.h" nogil:
@@ -48,47 +61,228 @@ cdef extern from "_gates.h" nogil:
                              const double *dh, double *dc, Py_ssize_t H)
 
 
+# Tests force a scheme, to check both at sizes where finite differences are cheap:
+# -1 chooses by size, 0 forces row blocks, 1 forces column jobs.
+cdef int forced_scheme = -1
+
+
+def _force_scheme(int scheme):
+    """Tests only: -1 (choose by size), 0 (row blocks) or 1 (column jobs)."""
+    global forced_scheme
+    forced_scheme = scheme
+
+
+cdef inline bint _column_scheme(Py_ssize_t batch, Py_ssize_t H) noexcept nogil:
+    if forced_scheme >= 0:
+        return forced_scheme == 1
+    return batch * 4 * H * H >= COLUMN_SCHEME_MACS
+
+
+cdef inline Py_ssize_t _job_width(Py_ssize_t rows, Py_ssize_t cols,
+                                  Py_ssize_t k) noexcept nogil:
+    """Column scheme: columns per gemm job, for a (rows, k) @ (k, cols) product.
+
+    The widest power of two from 32 on whose job is still small; half the columns when
+    none is (the product is then packed anyway, and bigger jobs pack less per flop).
+    """
+    cdef Py_ssize_t width = 32
+    if rows * width * k > SMALL_MACS:
+        return (cols + 1) // 2
+    while 2 * width < cols and rows * 2 * width * k <= SMALL_MACS:
+        width *= 2
+    return width
+
+
 cdef inline Py_ssize_t _block_rows(Py_ssize_t batch) noexcept nogil:
-    """Rows per block: about a quarter of the batch in multiples of 16, at least 16.
+    """Row scheme: rows per block, about a quarter of the batch in multiples of 16.
 
     Four blocks keep two threads busy under variable lengths (blocks are handed out
-    dynamically, longest first); more would shrink the per-step gemms.
+    dynamically, longest first).
     """
     return max(16, ((batch + 3) // 4 + 15) // 16 * 16)
 
 
-cdef inline void _gates_forward(
-    floating *g,                # IN/OUT (4H,): pre-activations in, activations out
-    const floating *bias,       # IN (4H,)
-    const floating *c_prev,     # IN (H,)
-    floating *c,                # OUT (H,): may alias c_prev
-    floating *h,                # OUT (H,)
+cdef inline Py_ssize_t _rows_at(const Py_ssize_t *offsets, Py_ssize_t T,
+                                Py_ssize_t t) noexcept nogil:
+    """B_t, and 0 past the last step."""
+    return offsets[t + 1] - offsets[t] if t < T else 0
+
+
+cdef inline void _cell_forward(
+    Py_ssize_t t, Py_ssize_t i,         # step, and row within the step
+    const Py_ssize_t *offsets,
+    const floating *bias,               # IN (4H,)
+    floating *G,                        # IN/OUT (N, 4H): pre-activations in, activations out
+    floating *C,                        # IN/OUT (N, H) if keep_cells, else (B, H) in place
+    floating *Hs,                       # OUT (N, H)
+    const floating *zeros,              # IN (H,) the initial cell state
+    Py_ssize_t H, bint keep_cells,
+) noexcept nogil:
+    cdef Py_ssize_t row = offsets[t] + i
+    cdef floating *c = C + (row if keep_cells else i) * H
+    cdef const floating *c_prev = zeros
+    if t > 0:
+        c_prev = C + (offsets[t - 1] + i) * H if keep_cells else c
+    if floating is float:
+        sk_gates_forward_f(G + row * 4 * H, bias, c_prev, c, Hs + row * H, H)
+    else:
+        sk_gates_forward_d(G + row * 4 * H, bias, c_prev, c, Hs + row * H, H)
+
+
+cdef inline void _cell_backward(
+    Py_ssize_t t, Py_ssize_t i, bint has_next,  # step, row, whether the row has step t + 1
+    const Py_ssize_t *offsets,
+    floating *G,                        # IN/OUT (N, 4H): activations in, gate gradients out
+    const floating *C,                  # IN (N, H)
+    const floating *dHs,                # IN (N, H): dL/dh, the recurrent part included
+    floating *dC,                       # IN/OUT (B, H): dL/dc from step t + 1 in, of t out
+    const floating *zeros,              # IN (H,)
     Py_ssize_t H,
 ) noexcept nogil:
+    cdef Py_ssize_t row = offsets[t] + i
+    cdef const floating *c_prev = C + (offsets[t - 1] + i) * H if t > 0 else zeros
+    if not has_next:  # the sequence ends here: no cell gradient from a next step
+        memset(dC + i * H, 0, H * sizeof(floating))
     if floating is float:
-        sk_gates_forward_f(g, bias, c_prev, c, h, H)
+        sk_gates_backward_f(G + row * 4 * H, C + row * H, c_prev, dHs + row * H, dC + i * H, H)
     else:
-        sk_gates_forward_d(g, bias, c_prev, c, h, H)
+        sk_gates_backward_d(G + row * 4 * H, C + row * H, c_prev, dHs + row * H, dC + i * H, H)
 
 
-cdef inline void _gates_backward(
-    floating *g,                # IN/OUT (4H,): activations in, pre-activation gradients out
-    const floating *c,          # IN (H,)
-    const floating *c_prev,     # IN (H,)
-    const floating *dh,         # IN (H,): dL/dh, the recurrent part included
-    floating *dc,               # IN/OUT (H,): dL/dc from the next step in, dL/dc_prev out
+cdef void _forward_rows(
+    Py_ssize_t r0, Py_ssize_t rows,     # the block: rows r0 to r0 + rows of the batch
+    const Py_ssize_t *offsets, Py_ssize_t T,
+    const floating *W_hhT,              # IN (H, 4H)
+    const floating *bias, floating *G, floating *C, floating *Hs, const floating *zeros,
+    Py_ssize_t H, bint keep_cells,
+) noexcept nogil:
+    cdef Py_ssize_t t, i, m
+    for t in range(T):
+        m = min(rows, _rows_at(offsets, T, t) - r0)
+        if m <= 0:
+            break
+        if t > 0:
+            gemm(False, False, m, 4 * H, H, 1.0, Hs + (offsets[t - 1] + r0) * H, H, W_hhT,
+                 4 * H, 1.0, G + (offsets[t] + r0) * 4 * H, 4 * H)
+        for i in range(r0, r0 + m):
+            _cell_forward(t, i, offsets, bias, G, C, Hs, zeros, H, keep_cells)
+
+
+cdef void _forward_columns(
+    const Py_ssize_t *offsets, Py_ssize_t T,
+    const floating *W_hhT,              # IN (H, 4H)
+    const floating *bias, floating *G, floating *C, floating *Hs, const floating *zeros,
+    Py_ssize_t H, bint keep_cells, int n_threads,
+) noexcept nogil:
+    cdef Py_ssize_t width = _job_width(_rows_at(offsets, T, 0), 4 * H, H)
+    cdef Py_ssize_t jobs = (4 * H + width - 1) // width
+    cdef Py_ssize_t q, c0, r, i
+    cdef Py_ssize_t t = 0, m = 0  # thread-private in the parallel block; set for the compiler
+    with parallel(num_threads=n_threads):
+        for t in range(T):
+            m = _rows_at(offsets, T, t)
+            if t > 0:
+                for q in prange(jobs, schedule="static"):
+                    c0 = q * width
+                    gemm(False, False, m, min(width, 4 * H - c0), H, 1.0,
+                         Hs + offsets[t - 1] * H, H, W_hhT + c0, 4 * H, 1.0,
+                         G + offsets[t] * 4 * H + c0, 4 * H)
+            for r in prange((m + GATE_ROWS - 1) // GATE_ROWS, schedule="static"):
+                for i in range(r * GATE_ROWS, min(m, (r + 1) * GATE_ROWS)):
+                    _cell_forward(t, i, offsets, bias, G, C, Hs, zeros, H, keep_cells)
+
+
+cdef void _backward_rows(
+    Py_ssize_t r0, Py_ssize_t rows, const Py_ssize_t *offsets, Py_ssize_t T,
+    const floating *W_hh,               # IN (4H, H)
+    floating *G, const floating *C, floating *dHs, floating *dC, const floating *zeros,
     Py_ssize_t H,
 ) noexcept nogil:
-    if floating is float:
-        sk_gates_backward_f(g, c, c_prev, dh, dc, H)
-    else:
-        sk_gates_backward_d(g, c, c_prev, dh, dc, H)
+    cdef Py_ssize_t t, i, m, m_next = 0
+    cdef Py_ssize_t t_end = 0
+    while t_end < T and _rows_at(offsets, T, t_end) > r0:
+        t_end += 1
+    for t in range(t_end - 1, -1, -1):
+        m = min(rows, _rows_at(offsets, T, t) - r0)
+        for i in range(r0, r0 + m):
+            _cell_backward(t, i, i < r0 + m_next, offsets, G, C, dHs, dC, zeros, H)
+        if t > 0:  # dL/dh of step t - 1 += dG of step t @ W_hh
+            gemm(False, False, m, H, 4 * H, 1.0, G + (offsets[t] + r0) * 4 * H, 4 * H, W_hh,
+                 H, 1.0, dHs + (offsets[t - 1] + r0) * H, H)
+        m_next = m
 
 
-cdef inline Py_ssize_t _live(const Py_ssize_t *offsets, Py_ssize_t t, Py_ssize_t r0,
-                             Py_ssize_t rows) noexcept nogil:
-    """How many of the rows r0:r0+rows are still running at step t (may be <= 0)."""
-    return min(r0 + rows, offsets[t + 1] - offsets[t]) - r0
+cdef void _backward_columns(
+    const Py_ssize_t *offsets, Py_ssize_t T,
+    const floating *W_hh,               # IN (4H, H)
+    floating *G, const floating *C, floating *dHs, floating *dC, const floating *zeros,
+    Py_ssize_t H, int n_threads,
+) noexcept nogil:
+    cdef Py_ssize_t width = _job_width(_rows_at(offsets, T, 0), H, 4 * H)
+    cdef Py_ssize_t jobs = (H + width - 1) // width
+    cdef Py_ssize_t q, c0, r, i
+    cdef Py_ssize_t t = 0, m = 0, m_next = 0  # thread-private in the parallel block
+    with parallel(num_threads=n_threads):
+        for t in range(T - 1, -1, -1):
+            m = _rows_at(offsets, T, t)
+            m_next = _rows_at(offsets, T, t + 1)
+            for r in prange((m + GATE_ROWS - 1) // GATE_ROWS, schedule="static"):
+                for i in range(r * GATE_ROWS, min(m, (r + 1) * GATE_ROWS)):
+                    _cell_backward(t, i, i < m_next, offsets, G, C, dHs, dC, zeros, H)
+            if t > 0:
+                for q in prange(jobs, schedule="static"):
+                    c0 = q * width
+                    gemm(False, False, m, min(width, H - c0), 4 * H, 1.0,
+                         G + offsets[t] * 4 * H, 4 * H, W_hh + c0, H, 1.0,
+                         dHs + offsets[t - 1] * H + c0, H)
+
+
+cdef void _recurrent_weight_grad(
+    const floating *dG, const floating *Hs,     # IN: n columns of dG (row stride 4H)
+    const Py_ssize_t *offsets, Py_ssize_t T,
+    floating *dW_hhT,                           # OUT: those n columns of dW_hh^T (H, 4H)
+    Py_ssize_t n, Py_ssize_t H,
+) noexcept nogil:
+    """dW_hh^T = sum over t >= 1 of Hs[t - 1][:B_t]^T @ dG[t], in as few gemms as lengths
+    allow.
+
+    Steps t..u-1 share one gemm when each of them has as many rows as its predecessor
+    (B_s == B_{s-1}): then the dG rows and the Hs rows they pair with are both contiguous.
+    A batch of equal lengths takes a single gemm.
+    """
+    cdef Py_ssize_t t = 1, u, r
+    cdef floating beta = 0.0
+    if T == 1:
+        for r in range(H):
+            memset(dW_hhT + r * 4 * H, 0, n * sizeof(floating))
+    while t < T:
+        u = t + 1
+        while u < T and offsets[u] - offsets[u - 1] == offsets[u - 1] - offsets[u - 2]:
+            u += 1
+        gemm(True, False, H, n, offsets[u] - offsets[t], 1.0, Hs + offsets[t - 1] * H, H,
+             dG + offsets[t] * 4 * H, 4 * H, beta, dW_hhT, 4 * H)
+        beta = 1.0
+        t = u
+
+
+cdef void _column_sums(const floating *A, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                       Py_ssize_t stride, floating *out) noexcept nogil:
+    cdef Py_ssize_t r, j
+    memset(out, 0, n_cols * sizeof(floating))
+    for r in range(n_rows):
+        for j in range(n_cols):
+            out[j] += A[r * stride + j]
+
+
+cdef void _transpose(const floating *A, Py_ssize_t n_rows, Py_ssize_t n_cols,
+                     floating *out) noexcept nogil:
+    """out (n_cols, n_rows) = A (n_rows, n_cols)^T, tile by tile to stay in cache."""
+    cdef Py_ssize_t tr, tc, r, c
+    for tr in range((n_rows + TRANSPOSE_TILE - 1) // TRANSPOSE_TILE):
+        for tc in range((n_cols + TRANSPOSE_TILE - 1) // TRANSPOSE_TILE):
+            for r in range(tr * TRANSPOSE_TILE, min((tr + 1) * TRANSPOSE_TILE, n_rows)):
+                for c in range(tc * TRANSPOSE_TILE, min((tc + 1) * TRANSPOSE_TILE, n_cols)):
+                    out[c * n_rows + r] = A[r * n_cols + c]
 
 
 cdef void _project(
@@ -105,110 +299,11 @@ cdef void _project(
              0.0, out + r0 * n_out, n_out)
 
 
-cdef void _forward_block(
-    Py_ssize_t r0, Py_ssize_t rows, const Py_ssize_t *offsets, Py_ssize_t T,
-    const floating *W_hh, const floating *bias,
-    floating *G,        # IN/OUT (N, 4H): input projections in, activations out
-    floating *C,        # OUT (N, H) when keep_cells, else (B, H) updated in place
-    floating *Hs,       # OUT (N, H)
-    const floating *zeros,  # IN (H,) the initial cell state
-    Py_ssize_t H, bint keep_cells,
-) noexcept nogil:
-    cdef Py_ssize_t H4 = 4 * H
-    cdef Py_ssize_t t, i, m, row, prev
-    cdef const floating *c_prev
-    cdef floating *c
-    for t in range(T):
-        m = _live(offsets, t, r0, rows)
-        if m <= 0:
-            break
-        row = offsets[t] + r0
-        prev = offsets[t - 1] + r0 if t > 0 else 0
-        if t > 0:
-            gemm(False, True, m, H4, H, 1.0, Hs + prev * H, H, W_hh, H, 1.0, G + row * H4, H4)
-        for i in range(m):
-            c = C + ((row if keep_cells else r0) + i) * H
-            if t == 0:
-                c_prev = zeros
-            elif keep_cells:
-                c_prev = C + (prev + i) * H
-            else:
-                c_prev = c
-            _gates_forward(G + (row + i) * H4, bias, c_prev, c, Hs + (row + i) * H, H)
-
-
-cdef void _backward_block(
-    Py_ssize_t r0, Py_ssize_t rows, const Py_ssize_t *offsets, Py_ssize_t T,
-    const floating *W_hh,
-    floating *G,        # IN/OUT (N, 4H): activations in, gate gradients out
-    const floating *C,  # IN (N, H)
-    floating *dHs,      # IN/OUT (N, H): dL/dh in; the recurrent part is added on the way
-    floating *dC,       # scratch (B, H)
-    const floating *zeros,  # IN (H,) the initial cell state
-    Py_ssize_t H,
-) noexcept nogil:
-    cdef Py_ssize_t H4 = 4 * H
-    cdef Py_ssize_t t, i, m, m_next, row, prev
-    cdef Py_ssize_t t_end = 0
-    while t_end < T and _live(offsets, t_end, r0, rows) > 0:
-        t_end += 1
-    m_next = 0
-    for t in range(t_end - 1, -1, -1):
-        m = _live(offsets, t, r0, rows)
-        row = offsets[t] + r0
-        prev = offsets[t - 1] + r0 if t > 0 else 0
-        # Rows whose sequence ends at this step get no cell gradient from a next step.
-        memset(dC + (r0 + m_next) * H, 0, (m - m_next) * H * sizeof(floating))
-        for i in range(m):
-            _gates_backward(G + (row + i) * H4, C + (row + i) * H,
-                            C + (prev + i) * H if t > 0 else zeros,
-                            dHs + (row + i) * H, dC + (r0 + i) * H, H)
-        if t > 0:
-            gemm(False, False, m, H, H4, 1.0, G + row * H4, H4, W_hh, H, 1.0,
-                 dHs + prev * H, H)
-        m_next = m
-
-
-cdef void _recurrent_weight_grad(
-    const floating *dG, const floating *Hs,     # IN: one gate's columns of dG (row stride 4H)
-    const Py_ssize_t *offsets, Py_ssize_t T,
-    floating *dW,                               # OUT (H, H): that gate's rows of dW_hh
-    Py_ssize_t H,
-) noexcept nogil:
-    """dW = sum over t >= 1 of dG[t]^T @ Hs[t - 1][:B_t], in as few gemms as lengths allow.
-
-    Steps t..u-1 share one gemm when each of them has as many rows as its predecessor
-    (B_s == B_{s-1}): then the dG rows and the Hs rows they pair with are both contiguous.
-    A batch of equal lengths takes a single gemm.
-    """
-    cdef Py_ssize_t t = 1, u
-    cdef floating beta = 0.0
-    if T == 1:
-        memset(dW, 0, H * H * sizeof(floating))
-    while t < T:
-        u = t + 1
-        while u < T and offsets[u] - offsets[u - 1] == offsets[u - 1] - offsets[u - 2]:
-            u += 1
-        gemm(True, False, H, H, offsets[u] - offsets[t], 1.0, dG + offsets[t] * 4 * H, 4 * H,
-             Hs + offsets[t - 1] * H, H, beta, dW, H)
-        beta = 1.0
-        t = u
-
-
-cdef void _column_sums(const floating *A, Py_ssize_t n_rows, Py_ssize_t n_cols,
-                       Py_ssize_t stride, floating *out) noexcept nogil:
-    cdef Py_ssize_t r, j
-    memset(out, 0, n_cols * sizeof(floating))
-    for r in range(n_rows):
-        for j in range(n_cols):
-            out[j] += A[r * stride + j]
-
-
 def forward_train(
     const floating[:, ::1] X,           # IN  (N, D) packed inputs
     const Py_ssize_t[::1] offsets,      # IN  (T + 1,) first row of each step
     const floating[:, ::1] W_ih,        # IN  (4H, D)
-    const floating[:, ::1] W_hh,        # IN  (4H, H)
+    const floating[:, ::1] W_hhT,       # IN  (H, 4H)
     const floating[::1] bias,           # IN  (4H,)
     floating[:, ::1] G,                 # OUT (N, 4H) gate activations, kept for backward
     floating[:, ::1] C,                 # OUT (N, H) cell states
@@ -216,14 +311,14 @@ def forward_train(
     int n_threads,
 ):
     """Forward pass of one layer, keeping what ``backward`` needs."""
-    _forward(X, offsets, W_ih, W_hh, bias, G, C, Hs, n_threads, True)
+    _forward(X, offsets, W_ih, W_hhT, bias, G, C, Hs, n_threads, True)
 
 
 def forward_predict(
     const floating[:, ::1] X,           # IN  (N, D) packed inputs
     const Py_ssize_t[::1] offsets,      # IN  (T + 1,)
     const floating[:, ::1] W_ih,        # IN  (4H, D)
-    const floating[:, ::1] W_hh,        # IN  (4H, H)
+    const floating[:, ::1] W_hhT,       # IN  (H, 4H)
     const floating[::1] bias,           # IN  (4H,)
     floating[:, ::1] G,                 # scratch (N, 4H)
     floating[:, ::1] C,                 # scratch (B, H): only the running cell state
@@ -231,29 +326,31 @@ def forward_predict(
     int n_threads,
 ):
     """Forward pass of one layer for prediction: no cell history is kept."""
-    _forward(X, offsets, W_ih, W_hh, bias, G, C, Hs, n_threads, False)
+    _forward(X, offsets, W_ih, W_hhT, bias, G, C, Hs, n_threads, False)
 
 
 cdef void _forward(
     const floating[:, ::1] X, const Py_ssize_t[::1] offsets,
-    const floating[:, ::1] W_ih, const floating[:, ::1] W_hh, const floating[::1] bias,
+    const floating[:, ::1] W_ih, const floating[:, ::1] W_hhT, const floating[::1] bias,
     floating[:, ::1] G, floating[:, ::1] C, floating[:, ::1] Hs,
     int n_threads, bint keep_cells,
 ) except *:
-    cdef Py_ssize_t N = X.shape[0], D = X.shape[1], H = W_hh.shape[1]
-    cdef Py_ssize_t T = offsets.shape[0] - 1
-    cdef Py_ssize_t rows = _block_rows(offsets[1] - offsets[0])
-    cdef Py_ssize_t n_blocks = (offsets[1] - offsets[0] + rows - 1) // rows
-    cdef Py_ssize_t k
+    cdef Py_ssize_t N = X.shape[0], D = X.shape[1], H = W_hhT.shape[0]
+    cdef Py_ssize_t T = offsets.shape[0] - 1, B = offsets[1] - offsets[0]
+    cdef Py_ssize_t rows = _block_rows(B), k
     cdef floating *zeros = <floating *> calloc(H, sizeof(floating))
     if zeros == NULL:
         raise MemoryError()
     with nogil:
         _project(&X[0, 0], N, D, &W_ih[0, 0], 4 * H, &G[0, 0], n_threads)
-        for k in prange(n_blocks, schedule="dynamic", chunksize=1,
-                        num_threads=min(n_threads, n_blocks)):
-            _forward_block(k * rows, rows, &offsets[0], T, &W_hh[0, 0], &bias[0],
-                           &G[0, 0], &C[0, 0], &Hs[0, 0], zeros, H, keep_cells)
+        if _column_scheme(B, H):
+            _forward_columns(&offsets[0], T, &W_hhT[0, 0], &bias[0], &G[0, 0], &C[0, 0],
+                             &Hs[0, 0], zeros, H, keep_cells, n_threads)
+        else:
+            for k in prange((B + rows - 1) // rows, schedule="dynamic", chunksize=1,
+                            num_threads=min(n_threads, (B + rows - 1) // rows)):
+                _forward_rows(k * rows, rows, &offsets[0], T, &W_hhT[0, 0], &bias[0],
+                              &G[0, 0], &C[0, 0], &Hs[0, 0], zeros, H, keep_cells)
     free(zeros)
 
 
@@ -261,44 +358,56 @@ def backward(
     const floating[:, ::1] X,           # IN  (N, D) packed inputs
     const Py_ssize_t[::1] offsets,      # IN  (T + 1,)
     const floating[:, ::1] W_ih,        # IN  (4H, D)
-    const floating[:, ::1] W_hh,        # IN  (4H, H)
+    const floating[:, ::1] W_hhT,       # IN  (H, 4H)
     floating[:, ::1] G,                 # IN/OUT (N, 4H): activations in, dL/d(pre-activation) out
     const floating[:, ::1] C,           # IN  (N, H) cell states
     const floating[:, ::1] Hs,          # IN  (N, H) hidden states
     floating[:, ::1] dHs,               # IN/OUT (N, H): dL/dh of every step in; scratch
     floating[:, ::1] dC,                # scratch (B, H)
     floating[:, ::1] dW_ih,             # OUT (4H, D)
-    floating[:, ::1] dW_hh,             # OUT (4H, H)
+    floating[:, ::1] dW_hhT,            # OUT (H, 4H)
     floating[::1] dbias,                # OUT (4H,)
     floating[:, ::1] dX,                # OUT (N, D) dL/dX, or None when not needed
     int n_threads,
 ):
     """Backward pass of one layer through time: gradients of the weights and the inputs."""
-    cdef Py_ssize_t N = X.shape[0], D = X.shape[1], H = W_hh.shape[1], H4 = 4 * H
-    cdef Py_ssize_t T = offsets.shape[0] - 1
-    cdef Py_ssize_t rows = _block_rows(offsets[1] - offsets[0])
-    cdef Py_ssize_t n_blocks = (offsets[1] - offsets[0] + rows - 1) // rows
+    cdef Py_ssize_t N = X.shape[0], D = X.shape[1], H = W_hhT.shape[0], H4 = 4 * H
+    cdef Py_ssize_t T = offsets.shape[0] - 1, B = offsets[1] - offsets[0]
+    cdef Py_ssize_t rows = _block_rows(B)
     cdef Py_ssize_t n_chunks = (N + CHUNK_ROWS - 1) // CHUNK_ROWS
     cdef bint want_dX = dX is not None
     cdef Py_ssize_t k, q, r0
+    # The step gemm of backward takes W_hh untransposed; once per batch, it is cheap.
+    cdef floating *W_hh = <floating *> malloc(H4 * H * sizeof(floating))
     cdef floating *zeros = <floating *> calloc(H, sizeof(floating))
-    if zeros == NULL:
+    if W_hh == NULL or zeros == NULL:
+        free(W_hh)
+        free(zeros)
         raise MemoryError()
     with nogil:
-        for k in prange(n_blocks, schedule="dynamic", chunksize=1,
-                        num_threads=min(n_threads, n_blocks)):
-            _backward_block(k * rows, rows, &offsets[0], T, &W_hh[0, 0], &G[0, 0], &C[0, 0],
-                            &dHs[0, 0], &dC[0, 0], zeros, H)
-        # Weight gradients over all steps at once, one job per gate.
-        for q in prange(4, schedule="static", num_threads=min(n_threads, 4)):
-            gemm(True, False, H, D, N, 1.0, &G[0, q * H], H4, &X[0, 0], D, 0.0,
-                 &dW_ih[q * H, 0], D)
-            _recurrent_weight_grad(&G[0, q * H], &Hs[0, 0], &offsets[0], T,
-                                   &dW_hh[q * H, 0], H)
-            _column_sums(&G[0, q * H], N, H, H4, &dbias[q * H])
+        _transpose(&W_hhT[0, 0], H, H4, W_hh)
+        if _column_scheme(B, H):
+            _backward_columns(&offsets[0], T, W_hh, &G[0, 0], &C[0, 0], &dHs[0, 0],
+                              &dC[0, 0], zeros, H, n_threads)
+        else:
+            for k in prange((B + rows - 1) // rows, schedule="dynamic", chunksize=1,
+                            num_threads=min(n_threads, (B + rows - 1) // rows)):
+                _backward_rows(k * rows, rows, &offsets[0], T, W_hh, &G[0, 0], &C[0, 0],
+                               &dHs[0, 0], &dC[0, 0], zeros, H)
+        # Weight gradients over all steps at once, in two jobs of two gates each (measured:
+        # fewer, bigger gemms pack less per flop); dW_ih, thin, stays per gate.
+        for q in prange(2, schedule="static", num_threads=min(n_threads, 2)):
+            gemm(True, False, H, D, N, 1.0, &G[0, 2 * q * H], H4, &X[0, 0], D, 0.0,
+                 &dW_ih[2 * q * H, 0], D)
+            gemm(True, False, H, D, N, 1.0, &G[0, (2 * q + 1) * H], H4, &X[0, 0], D, 0.0,
+                 &dW_ih[(2 * q + 1) * H, 0], D)
+            _recurrent_weight_grad(&G[0, 2 * q * H], &Hs[0, 0], &offsets[0], T,
+                                   &dW_hhT[0, 2 * q * H], 2 * H, H)
+            _column_sums(&G[0, 2 * q * H], N, 2 * H, H4, &dbias[2 * q * H])
         if want_dX:
             for k in prange(n_chunks, schedule="static", num_threads=min(n_threads, n_chunks)):
                 r0 = k * CHUNK_ROWS
                 gemm(False, False, min(CHUNK_ROWS, N - r0), D, H4, 1.0, &G[r0, 0], H4,
                      &W_ih[0, 0], D, 0.0, &dX[r0, 0], D)
+    free(W_hh)
     free(zeros)
