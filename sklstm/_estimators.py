@@ -19,7 +19,6 @@ from ._optimizers import make_optimizer
 from ._sequences import check_sequences, pack_batch
 from ._threading import effective_n_threads, single_threaded_blas
 
-
 # Predictions on at most this many sequences run in one thread.
 SERIAL_PREDICT_SAMPLES = 16
 

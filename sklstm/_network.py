@@ -105,8 +105,17 @@ class LSTMNetwork:
         N = batch.offsets[-1]
         x = batch.X
         for layer, buf in zip(self.views.layers, ws.layers, strict=True):
-            _lstm.forward_train(x, batch.offsets, layer.W_ih, layer.W_hh.T, layer.bias,
-                                buf.G[:N], buf.C[:N], buf.Hs[:N], n_threads)
+            _lstm.forward_train(
+                x,
+                batch.offsets,
+                layer.W_ih,
+                layer.W_hh.T,
+                layer.bias,
+                buf.G[:N],
+                buf.C[:N],
+                buf.Hs[:N],
+                n_threads,
+            )
             x = buf.Hs[:N]
         ws.h_last = x[batch.last_rows]
         return ws.h_last @ self.views.head_W.T + self.views.head_b
@@ -124,9 +133,22 @@ class LSTMNetwork:
             layer, grad, buf = self.views.layers[k], g.layers[k], ws.layers[k]
             x = ws.layers[k - 1].Hs[:N] if k else batch.X
             dX = ws.layers[k - 1].dHs[:N] if k else None
-            _lstm.backward(x, batch.offsets, layer.W_ih, layer.W_hh.T, buf.G[:N], buf.C[:N],
-                           buf.Hs[:N], dH, buf.dC[:B], grad.W_ih, grad.W_hh.T, grad.bias, dX,
-                           n_threads)
+            _lstm.backward(
+                x,
+                batch.offsets,
+                layer.W_ih,
+                layer.W_hh.T,
+                buf.G[:N],
+                buf.C[:N],
+                buf.Hs[:N],
+                dH,
+                buf.dC[:B],
+                grad.W_ih,
+                grad.W_hh.T,
+                grad.bias,
+                dX,
+                n_threads,
+            )
             dH = dX
 
     def add_l2(self, g, scale):
@@ -153,9 +175,17 @@ class LSTMNetwork:
             for layer in self.views.layers:
                 H = layer.W_hh.shape[1]
                 Hs = np.empty((N, H), dtype=self.dtype)
-                _lstm.forward_predict(x, batch.offsets, layer.W_ih, layer.W_hh.T, layer.bias,
-                                      np.empty((N, 4 * H), dtype=self.dtype),
-                                      np.empty((len(idx), H), dtype=self.dtype), Hs, n_threads)
+                _lstm.forward_predict(
+                    x,
+                    batch.offsets,
+                    layer.W_ih,
+                    layer.W_hh.T,
+                    layer.bias,
+                    np.empty((N, 4 * H), dtype=self.dtype),
+                    np.empty((len(idx), H), dtype=self.dtype),
+                    Hs,
+                    n_threads,
+                )
                 x = Hs
             out[batch.order] = x[batch.last_rows] @ self.views.head_W.T + self.views.head_b
         return out

@@ -54,14 +54,26 @@ def run_layer(net, X, n_threads):
     weights = kernel_weights(net.views.layers[0])
     out = {}
     with single_threaded_blas():
-        _lstm.forward_train(batch.X, batch.offsets, *weights, buf.G[:N], buf.C[:N],
-                            buf.Hs[:N], n_threads)
+        _lstm.forward_train(
+            batch.X, batch.offsets, *weights, buf.G[:N], buf.C[:N], buf.Hs[:N], n_threads
+        )
         out |= {"G": buf.G[:N].copy(), "C": buf.C[:N].copy(), "Hs": buf.Hs[:N].copy()}
         grads = [np.empty_like(w) for w in weights]
         dX = np.empty_like(batch.X)
         buf.dHs[:N] = 1
-        _lstm.backward(batch.X, batch.offsets, *weights[:2], buf.G[:N], buf.C[:N],
-                       buf.Hs[:N], buf.dHs[:N], buf.dC[:B], *grads, dX, n_threads)
+        _lstm.backward(
+            batch.X,
+            batch.offsets,
+            *weights[:2],
+            buf.G[:N],
+            buf.C[:N],
+            buf.Hs[:N],
+            buf.dHs[:N],
+            buf.dC[:B],
+            *grads,
+            dX,
+            n_threads,
+        )
     return batch, out | dict(zip(["dW_ih", "dW_hhT", "dbias"], grads, strict=True), dX=dX)
 
 
@@ -107,8 +119,9 @@ def test_forward_predict_matches_forward_train(rng, scheme):
     N, B = batch.offsets[-1], len(batch.order)
     G, C, Hs = np.empty((N, 20)), np.empty((B, 5)), np.empty((N, 5))
     with single_threaded_blas():
-        _lstm.forward_predict(batch.X, batch.offsets, *kernel_weights(net.views.layers[0]),
-                              G, C, Hs, 2)
+        _lstm.forward_predict(
+            batch.X, batch.offsets, *kernel_weights(net.views.layers[0]), G, C, Hs, 2
+        )
     np.testing.assert_array_equal(Hs, out["Hs"])
 
 
