@@ -118,8 +118,11 @@ class _BaseLSTM(BaseEstimator):
 
         rng = check_random_state(self.random_state)
         network = LSTMNetwork(seqs.n_features, hidden_sizes, Y.shape[1], dtype)
-        network.initialize(rng)
-        curve = self._train(network, seqs, Y, loss, rng)
+        # One BLAS thread for the initialisation's QR too: a multi-threaded BLAS call leaves
+        # OpenBLAS's threads spinning for a tenth of a second, taking cores from the kernels.
+        with single_threaded_blas():
+            network.initialize(rng)
+            curve = self._train(network, seqs, Y, loss, rng)
 
         # Only a completed fit changes the estimator.
         for name, value in target_attributes.items():
@@ -147,7 +150,7 @@ class _BaseLSTM(BaseEstimator):
         return [int(h) for h in sizes]
 
     def _train(self, network, seqs, Y, loss, rng):
-        """Run the epochs; return the training loss of each."""
+        """Run the epochs, BLAS held to one thread; return the training loss of each."""
         n = seqs.n_samples
         batch_size = min(self.batch_size, n)
         optimizer = make_optimizer(self, network.params.size, network.dtype)
@@ -158,32 +161,31 @@ class _BaseLSTM(BaseEstimator):
         n_threads = effective_n_threads()
 
         curve, best, stalled = [], np.inf, 0
-        with single_threaded_blas():
-            for _ in range(self.max_iter):
-                order = rng.permutation(n) if self.shuffle else np.arange(n)
-                total = 0.0
-                for start in range(0, n, batch_size):
-                    idx = order[start : start + batch_size]
-                    batch = pack_batch(seqs, idx, ws.X)
-                    out = network.forward(batch, ws, n_threads)
-                    value, d_out = loss.loss_gradient(Y[batch.order], out)
-                    network.backward(batch, ws, d_out, grad_views, n_threads)
-                    value += network.add_l2(grad_views, self.alpha / len(idx))
-                    optimizer.step(network.params, grad, n_threads)
-                    total += value * len(idx)
-                curve.append(float(total / n))
-                # scikit-learn's MLP rule: stop after n_iter_no_change epochs that each fail
-                # to improve on the best loss by tol.
-                stalled = stalled + 1 if curve[-1] > best - self.tol else 0
-                best = min(best, curve[-1])
-                if stalled > self.n_iter_no_change:
-                    break
-            else:
-                warnings.warn(
-                    f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and "
-                    f"the optimization hasn't converged yet.",
-                    ConvergenceWarning,
-                )
+        for _ in range(self.max_iter):
+            order = rng.permutation(n) if self.shuffle else np.arange(n)
+            total = 0.0
+            for start in range(0, n, batch_size):
+                idx = order[start : start + batch_size]
+                batch = pack_batch(seqs, idx, ws.X)
+                out = network.forward(batch, ws, n_threads)
+                value, d_out = loss.loss_gradient(Y[batch.order], out)
+                network.backward(batch, ws, d_out, grad_views, n_threads)
+                value += network.add_l2(grad_views, self.alpha / len(idx))
+                optimizer.step(network.params, grad, n_threads)
+                total += value * len(idx)
+            curve.append(float(total / n))
+            # scikit-learn's MLP rule: stop after n_iter_no_change epochs that each fail
+            # to improve on the best loss by tol.
+            stalled = stalled + 1 if curve[-1] > best - self.tol else 0
+            best = min(best, curve[-1])
+            if stalled > self.n_iter_no_change:
+                break
+        else:
+            warnings.warn(
+                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and "
+                f"the optimization hasn't converged yet.",
+                ConvergenceWarning,
+            )
         return curve
 
     def _forward(self, X):

@@ -98,7 +98,7 @@ def _from_array(X):
 
 
 def _ragged(arrays, dtype):
-    checked = []
+    steps = []
     for i, a in enumerate(arrays):
         if a.ndim not in (1, 2):
             raise ValueError(
@@ -107,18 +107,29 @@ def _ragged(arrays, dtype):
             )
         if a.shape[0] == 0:
             raise ValueError(f"Sequence {i} of X is empty: it has no time steps.")
-        a = check_array(
-            a.reshape(a.shape[0], -1), dtype=dtype, order="C", input_name=f"Sequence {i} of X"
-        )
-        if checked and a.shape[1] != checked[0].shape[1]:
+        if a.dtype.kind not in "biuf":
+            # Only for its messages about strings, objects or complex numbers.
+            a = check_array(a.reshape(len(a), -1), dtype=dtype, input_name=f"Sequence {i} of X")
+        a = a.reshape(len(a), -1)
+        if steps and a.shape[1] != steps[0].shape[1]:
             raise ValueError(
                 f"Sequence {i} of X has {a.shape[1]} features per time step, but sequence 0 "
-                f"has {checked[0].shape[1]}: all sequences need the same number of features."
+                f"has {steps[0].shape[1]}: all sequences need the same number of features."
             )
-        checked.append(a)
-    lengths = np.array([a.shape[0] for a in checked], dtype=np.intp)
-    starts = np.concatenate([[0], np.cumsum(lengths[:-1])]).astype(np.intp)
-    return Sequences(np.ascontiguousarray(np.concatenate(checked)), starts, lengths, False)
+        steps.append(a)
+    # One conversion and one finiteness check for all sequences: per-sequence checks cost
+    # more than the training epoch on thousands of short sequences.
+    lengths = np.array([len(a) for a in steps], dtype=np.intp)
+    data = np.empty((lengths.sum(), steps[0].shape[1]), dtype=dtype)  # C order, whatever
+    np.concatenate(steps, out=data)  # the sequences' own layouts
+    starts = np.zeros(len(steps), dtype=np.intp)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    finite = np.isfinite(data).all(axis=1)
+    if not finite.all():
+        i = int(np.searchsorted(starts, np.argmin(finite), side="right")) - 1
+        problem = "NaN" if np.isnan(data[~finite]).any() else "infinity or a value too large"
+        raise ValueError(f"Input Sequence {i} of X contains {problem}.")
+    return Sequences(data, starts, lengths, False)
 
 
 def pack_batch(seqs, idx, buffer):

@@ -24,6 +24,9 @@ Layering, from the inside out:
 Determinism. Scheme, block, job and chunk shapes depend on the batch alone, never on the
 thread count, and every sum runs in a fixed order, so results are bitwise identical for
 any number of threads (a BLAS call's result can depend on its shape, not on who makes it).
+Jobs are handed out dynamically: which thread takes one changes nothing, and a thread
+that starts late (a virtual CPU waking up) leaves its share to the others instead of
+holding them at a barrier.
 
 Threads. BLAS is called from inside OpenMP threads: the caller must limit BLAS to one
 thread (threadpoolctl) so that threads are never nested.
@@ -182,12 +185,12 @@ cdef void _forward_columns(
         for t in range(T):
             m = _rows_at(offsets, T, t)
             if t > 0:
-                for q in prange(jobs, schedule="static"):
+                for q in prange(jobs, schedule="dynamic"):
                     c0 = q * width
                     gemm(False, False, m, min(width, 4 * H - c0), H, 1.0,
                          Hs + offsets[t - 1] * H, H, W_hhT + c0, 4 * H, 1.0,
                          G + offsets[t] * 4 * H + c0, 4 * H)
-            for r in prange((m + GATE_ROWS - 1) // GATE_ROWS, schedule="static"):
+            for r in prange((m + GATE_ROWS - 1) // GATE_ROWS, schedule="dynamic"):
                 for i in range(r * GATE_ROWS, min(m, (r + 1) * GATE_ROWS)):
                     _cell_forward(t, i, offsets, bias, G, C, Hs, zeros, H, keep_cells)
 
@@ -226,11 +229,11 @@ cdef void _backward_columns(
         for t in range(T - 1, -1, -1):
             m = _rows_at(offsets, T, t)
             m_next = _rows_at(offsets, T, t + 1)
-            for r in prange((m + GATE_ROWS - 1) // GATE_ROWS, schedule="static"):
+            for r in prange((m + GATE_ROWS - 1) // GATE_ROWS, schedule="dynamic"):
                 for i in range(r * GATE_ROWS, min(m, (r + 1) * GATE_ROWS)):
                     _cell_backward(t, i, i < m_next, offsets, G, C, dHs, dC, zeros, H)
             if t > 0:
-                for q in prange(jobs, schedule="static"):
+                for q in prange(jobs, schedule="dynamic"):
                     c0 = q * width
                     gemm(False, False, m, min(width, H - c0), 4 * H, 1.0,
                          G + offsets[t] * 4 * H, 4 * H, W_hh + c0, H, 1.0,
@@ -293,7 +296,7 @@ cdef void _project(
 ) noexcept nogil:
     cdef Py_ssize_t n_chunks = (N + CHUNK_ROWS - 1) // CHUNK_ROWS
     cdef Py_ssize_t j, r0
-    for j in prange(n_chunks, schedule="static", num_threads=min(n_threads, n_chunks)):
+    for j in prange(n_chunks, schedule="dynamic", num_threads=min(n_threads, n_chunks)):
         r0 = j * CHUNK_ROWS
         gemm(False, True, min(CHUNK_ROWS, N - r0), n_out, D, 1.0, X + r0 * D, D, W, D,
              0.0, out + r0 * n_out, n_out)
@@ -396,7 +399,7 @@ def backward(
                                &dHs[0, 0], &dC[0, 0], zeros, H)
         # Weight gradients over all steps at once, in two jobs of two gates each (measured:
         # fewer, bigger gemms pack less per flop); dW_ih, thin, stays per gate.
-        for q in prange(2, schedule="static", num_threads=min(n_threads, 2)):
+        for q in prange(2, schedule="dynamic", num_threads=min(n_threads, 2)):
             gemm(True, False, H, D, N, 1.0, &G[0, 2 * q * H], H4, &X[0, 0], D, 0.0,
                  &dW_ih[2 * q * H, 0], D)
             gemm(True, False, H, D, N, 1.0, &G[0, (2 * q + 1) * H], H4, &X[0, 0], D, 0.0,
@@ -405,7 +408,7 @@ def backward(
                                    &dW_hhT[0, 2 * q * H], 2 * H, H)
             _column_sums(&G[0, 2 * q * H], N, 2 * H, H4, &dbias[2 * q * H])
         if want_dX:
-            for k in prange(n_chunks, schedule="static", num_threads=min(n_threads, n_chunks)):
+            for k in prange(n_chunks, schedule="dynamic", num_threads=min(n_threads, n_chunks)):
                 r0 = k * CHUNK_ROWS
                 gemm(False, False, min(CHUNK_ROWS, N - r0), D, H4, 1.0, &G[r0, 0], H4,
                      &W_ih[0, 0], D, 0.0, &dX[r0, 0], D)
