@@ -67,10 +67,13 @@ class BuildExt(build_ext):
         flag = openmp_flag(self.compiler)
         print(f"sklstm: building {'with' if flag else 'WITHOUT'} OpenMP")
         # -fopenmp-simd: the `omp simd` loops of _gates.h, even without OpenMP.
-        # -fno-trapping-math: no value changes, but the branch-free selects of _fastmath.h
-        # may then be computed on both sides, which lets those loops vectorise.
+        # -fno-trapping-math, -fno-math-errno: no value changes (nothing here traps or reads
+        # errno), but branch-free selects may then be computed on both sides and sqrt needs
+        # no error branch, which lets those loops vectorise.
         msvc = self.compiler.compiler_type == "msvc"
-        optimise = ["/O2"] if msvc else ["-O3", "-fopenmp-simd", "-fno-trapping-math"]
+        optimise = (
+            ["/O2"] if msvc else ["-O3", "-fopenmp-simd", "-fno-trapping-math", "-fno-math-errno"]
+        )
         for ext in self.extensions:
             ext.extra_compile_args = optimise + ([flag] if flag else [])
             ext.extra_link_args = [flag] if flag and not msvc else []

@@ -21,7 +21,8 @@ last hidden state, one epoch being one pass in shuffled mini-batches.
   the warm-up. It runs in a child process, because TensorFlow's thread counts can only be
   set before it initialises. It takes no ragged batches, so V is "n/a" for it.
 
-sklstm and torch runs alternate, so that drift on a shared machine affects both alike. Peak
+sklstm and torch runs alternate, so that drift on a shared machine affects both alike, and
+each ratio is the median of the per-round ratios (``paired_ratio``). Peak
 memory is the growth of the peak resident set (VmHWM) in a child process per library, over a
 baseline taken after imports, data and a warm-up fit on a few samples. The machine's limit is
 numpy's float32 2048x2048 ``a @ b`` on the same number of threads; training does
@@ -122,7 +123,7 @@ def sgemm_peak(n_threads):
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal((SGEMM_SIZE,) * 2, dtype=np.float32) for _ in range(2))
     with threadpool_limits(limits=n_threads, user_api="blas"):
-        seconds = time_interleaved({"sgemm": lambda: a @ b}, SGEMM_RUNS)["sgemm"]
+        seconds = statistics.median(time_interleaved({"sgemm": lambda: a @ b}, SGEMM_RUNS)["sgemm"])
     return 2 * SGEMM_SIZE**3 / seconds / 1e9
 
 
@@ -130,15 +131,23 @@ def sgemm_peak(n_threads):
 
 
 def time_interleaved(functions, repeats, calls=1):
-    """Median seconds of each of ``functions`` (name -> callable), run in turn after one
-    warm-up call each; with ``calls`` > 1, one run is the median of that many calls."""
+    """Seconds of each run of ``functions`` (name -> callable): ``repeats`` rounds, each
+    function once per round in turn, after one warm-up call each; with ``calls`` > 1, one
+    run is the median of that many calls. Returns name -> list of run times, in rounds."""
     for function in functions.values():
         function()
     runs = {name: [] for name in functions}
     for _ in range(repeats):
         for name, function in functions.items():
             runs[name].append(statistics.median(_call_times(function, calls)))
-    return {name: statistics.median(times) for name, times in runs.items()}
+    return runs
+
+
+def paired_ratio(runs, a="sklstm", b="torch"):
+    """Median over rounds of a's time / b's time in the same round. The machine's speed
+    drifts by tens of percent over seconds; runs of one round are seconds apart, so their
+    ratio is far steadier than the ratio of the two medians."""
+    return statistics.median(x / y for x, y in zip(runs[a], runs[b], strict=True))
 
 
 def _call_times(function, calls):
@@ -298,8 +307,8 @@ def keras_version():
 
 @cache
 def measure(key, libraries, n_threads, repeats, scale):
-    """Median of each library's time for a workload name, "predictM" or "predict1" (this one
-    in ms)."""
+    """Each library's run times for a workload name, "predictM" or "predict1" (this one in
+    ms), as ``time_interleaved`` returns them."""
     libs = [LIBRARIES[name] for name in libraries]
     for lib in libs:
         lib.set_threads(n_threads)
@@ -316,7 +325,7 @@ def measure(key, libraries, n_threads, repeats, scale):
     seconds = time_interleaved(
         {name: lambda p=p: p(one) for name, p in predictors.items()}, repeats, ONE_SEQUENCE_CALLS
     )
-    return {name: 1e3 * s for name, s in seconds.items()}
+    return {name: [1e3 * s for s in runs] for name, runs in seconds.items()}
 
 
 def peak_memory_mb(library, n_threads, scale):
@@ -394,12 +403,13 @@ class Bench:
         return results
 
     def _measure(self, key, n_threads):
-        values = dict(
-            measure(key, ("sklstm", "torch"), n_threads, self.options.repeats, self.scale)
-        )
+        """(median time of each library, sklstm / torch as the median of paired ratios)."""
+        runs = measure(key, ("sklstm", "torch"), n_threads, self.options.repeats, self.scale)
+        values = {name: statistics.median(times) for name, times in runs.items()}
         if self.keras:
-            values["keras"] = self.keras_results.get(n_threads, {}).get(key, "n/a")
-        return values
+            keras_runs = self.keras_results.get(n_threads, {}).get(key)
+            values["keras"] = statistics.median(keras_runs) if keras_runs else "n/a"
+        return values, paired_ratio(runs)
 
     def row(self, key):
         log(f"measuring {key}")
@@ -410,8 +420,7 @@ class Bench:
         return self._threads_row() if key == "L_threads" else self._memory_row()
 
     def _training_row(self, key):
-        values = self._measure(key, self.threads)
-        ratio = values["sklstm"] / values["torch"]
+        values, ratio = self._measure(key, self.threads)
         gflops = epoch_flops(WORKLOADS[key], make_data(key, self.scale)[0]) / values["sklstm"] / 1e9
         percent = 100 * gflops / self.peaks[self.threads]
         target, met = f"<= {TRAINING_TARGETS[key]}", ratio <= TRAINING_TARGETS[key]
@@ -421,14 +430,13 @@ class Bench:
         return Row(f"{key} (s/epoch)", values, "{:.3f}", target, met, ratio, gflops, percent)
 
     def _predict_row(self, key):
-        values = self._measure(key, self.threads)
-        ratio = values["sklstm"] / values["torch"]
+        values, ratio = self._measure(key, self.threads)
         label = "predict all of M (s)" if key == "predictM" else "predict 1 sequence (ms)"
         target = PREDICT_TARGETS[key]
         return Row(label, values, "{:.3f}", f"<= {target}", ratio <= target, ratio)
 
     def _threads_row(self):
-        many, one = self._measure("L", self.threads), self._measure("L", 1)
+        (many, _), (one, _) = self._measure("L", self.threads), self._measure("L", 1)
         speedups = {
             lib: one[lib] / many[lib] if isinstance(many[lib], float) else many[lib]
             for lib in self.libraries

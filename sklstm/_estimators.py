@@ -170,7 +170,8 @@ class _BaseLSTM(BaseEstimator):
                 out = network.forward(batch, ws, n_threads)
                 value, d_out = loss.loss_gradient(Y[batch.order], out)
                 network.backward(batch, ws, d_out, grad_views, n_threads)
-                value += network.add_l2(grad_views, self.alpha / len(idx))
+                if self.alpha:
+                    value += network.add_l2(grad_views, self.alpha / len(idx))
                 optimizer.step(network.params, grad, n_threads)
                 total += value * len(idx)
             curve.append(float(total / n))

@@ -164,4 +164,4 @@ def test_optimizer_kernels_take_float32(rng):
     m, v = np.zeros(50, np.float32), np.zeros(50, np.float32)
     expected, _, _ = numpy_adam(p.astype(np.float64), g, 0.0, 0.0, 0.01, 0.9, 0.999, 1e-8, 1)
     _optim.adam(p, g, m, v, 0.01, 0.9, 0.999, 1e-8, 1, 1)
-    np.testing.assert_allclose(p, expected, rtol=1e-6)
+    np.testing.assert_allclose(p, expected, rtol=1e-5)  # float32 arithmetic

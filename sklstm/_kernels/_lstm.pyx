@@ -44,9 +44,8 @@ cdef enum:
     # OpenBLAS computes products of at most 10^6 multiply-adds without packing their
     # operands, the fastest it has for them (measured with SciPy's OpenBLAS, issue 3).
     SMALL_MACS = 1000000
-    # A step's recurrent gemm does B * 4H * H multiply-adds. Below this many, a row block's
-    # gemm is small; from it on, splitting a step by columns wins (measured, issue 3).
-    COLUMN_SCHEME_MACS = 1 << 21
+    # Row scheme: the fewest rows per block (a multiple of 16, OpenBLAS's row tile).
+    MIN_BLOCK_ROWS = 16
     # Column scheme: rows per gate-pass job.
     GATE_ROWS = 16
     # Rows of W_hh moved at a time by the transpose.
@@ -76,9 +75,10 @@ def _force_scheme(int scheme):
 
 
 cdef inline bint _column_scheme(Py_ssize_t batch, Py_ssize_t H) noexcept nogil:
+    """Split steps by columns when even the smallest row block's gemm is not small."""
     if forced_scheme >= 0:
         return forced_scheme == 1
-    return batch * 4 * H * H >= COLUMN_SCHEME_MACS
+    return MIN_BLOCK_ROWS * 4 * H * H > SMALL_MACS
 
 
 cdef inline Py_ssize_t _job_width(Py_ssize_t rows, Py_ssize_t cols,
@@ -96,13 +96,18 @@ cdef inline Py_ssize_t _job_width(Py_ssize_t rows, Py_ssize_t cols,
     return width
 
 
-cdef inline Py_ssize_t _block_rows(Py_ssize_t batch) noexcept nogil:
-    """Row scheme: rows per block, about a quarter of the batch in multiples of 16.
+cdef inline Py_ssize_t _block_rows(Py_ssize_t batch, Py_ssize_t H) noexcept nogil:
+    """Row scheme: rows per block.
 
-    Four blocks keep two threads busy under variable lengths (blocks are handed out
-    dynamically, longest first).
+    The tallest power of two whose step gemm stays small, but no more than a quarter of
+    the batch (rounded up to 16), so that four blocks or more keep two threads busy under
+    variable lengths (blocks are handed out dynamically, longest first); at least 16.
     """
-    return max(16, ((batch + 3) // 4 + 15) // 16 * 16)
+    cdef Py_ssize_t quarter = ((batch + 3) // 4 + 15) // 16 * 16
+    cdef Py_ssize_t rows = MIN_BLOCK_ROWS
+    while 2 * rows <= quarter and 2 * rows * 4 * H * H <= SMALL_MACS:
+        rows *= 2
+    return rows
 
 
 cdef inline Py_ssize_t _rows_at(const Py_ssize_t *offsets, Py_ssize_t T,
@@ -340,7 +345,7 @@ cdef void _forward(
 ) except *:
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], H = W_hhT.shape[0]
     cdef Py_ssize_t T = offsets.shape[0] - 1, B = offsets[1] - offsets[0]
-    cdef Py_ssize_t rows = _block_rows(B), k
+    cdef Py_ssize_t rows = _block_rows(B, H), k
     cdef floating *zeros = <floating *> calloc(H, sizeof(floating))
     if zeros == NULL:
         raise MemoryError()
@@ -376,7 +381,7 @@ def backward(
     """Backward pass of one layer through time: gradients of the weights and the inputs."""
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], H = W_hhT.shape[0], H4 = 4 * H
     cdef Py_ssize_t T = offsets.shape[0] - 1, B = offsets[1] - offsets[0]
-    cdef Py_ssize_t rows = _block_rows(B)
+    cdef Py_ssize_t rows = _block_rows(B, H)
     cdef Py_ssize_t n_chunks = (N + CHUNK_ROWS - 1) // CHUNK_ROWS
     cdef bint want_dX = dX is not None
     cdef Py_ssize_t k, q, r0

@@ -1,10 +1,11 @@
 """Parameter updates: one fused pass over the flat parameter vector per step.
 
-Elementwise only, so splitting the vector among threads cannot change a result.
+Elementwise only, so splitting the vector among threads cannot change a result. The
+arithmetic is in the parameters' own type, which lets the loops vectorise.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport sqrt
+from libc.math cimport sqrt, sqrtf
 
 cdef enum:
     # Below this many parameters, waking a second thread costs more than it saves.
@@ -13,6 +14,13 @@ cdef enum:
 
 cdef inline int _threads(Py_ssize_t n, int n_threads) noexcept nogil:
     return n_threads if n >= PARALLEL_MIN else 1
+
+
+cdef inline floating _sqrt(floating x) noexcept nogil:
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
 
 
 def adam(
@@ -25,13 +33,15 @@ def adam(
     int n_threads,
 ):
     """Adam (Kingma & Ba, 2015, algorithm 1), epsilon added to the bias-corrected root."""
-    cdef double step_size = lr / (1.0 - beta_1 ** step)
-    cdef double root_scale = 1.0 / sqrt(1.0 - beta_2 ** step)
+    cdef floating step_size = lr / (1.0 - beta_1 ** step)
+    cdef floating root_scale = 1.0 / sqrt(1.0 - beta_2 ** step)
+    cdef floating b1 = beta_1, b2 = beta_2, eps = epsilon
+    cdef floating c1 = 1 - beta_1, c2 = 1 - beta_2  # in floating: no double in the loop
     cdef Py_ssize_t i, n = params.shape[0]
     for i in prange(n, schedule="static", nogil=True, num_threads=_threads(n, n_threads)):
-        m[i] = beta_1 * m[i] + (1 - beta_1) * grad[i]
-        v[i] = beta_2 * v[i] + (1 - beta_2) * grad[i] * grad[i]
-        params[i] -= step_size * m[i] / (sqrt(v[i]) * root_scale + epsilon)
+        m[i] = b1 * m[i] + c1 * grad[i]
+        v[i] = b2 * v[i] + c2 * grad[i] * grad[i]
+        params[i] -= step_size * m[i] / (_sqrt(v[i]) * root_scale + eps)
 
 
 def sgd(
@@ -42,11 +52,12 @@ def sgd(
     int n_threads,
 ):
     """SGD with momentum, Nesterov's optional, as scikit-learn's MLP does it."""
+    cdef floating rate = lr, mu = momentum
     cdef Py_ssize_t i, n = params.shape[0]
     for i in prange(n, schedule="static", nogil=True, num_threads=_threads(n, n_threads)):
-        velocity[i] = momentum * velocity[i] - lr * grad[i]
+        velocity[i] = mu * velocity[i] - rate * grad[i]
         if nesterov:
-            params[i] += momentum * velocity[i] - lr * grad[i]
+            params[i] += mu * velocity[i] - rate * grad[i]
         else:
             params[i] += velocity[i]
 
@@ -59,10 +70,11 @@ def rmsprop(
     int n_threads,
 ):
     """RMSprop (Hinton's lecture 6e): divide by a running root mean square."""
+    cdef floating rate = lr, r = rho, eps = epsilon, c = 1 - rho
     cdef Py_ssize_t i, n = params.shape[0]
     for i in prange(n, schedule="static", nogil=True, num_threads=_threads(n, n_threads)):
-        mean_square[i] = rho * mean_square[i] + (1 - rho) * grad[i] * grad[i]
-        params[i] -= lr * grad[i] / (sqrt(mean_square[i]) + epsilon)
+        mean_square[i] = r * mean_square[i] + c * grad[i] * grad[i]
+        params[i] -= rate * grad[i] / (_sqrt(mean_square[i]) + eps)
 
 
 def adagrad(
@@ -73,7 +85,8 @@ def adagrad(
     int n_threads,
 ):
     """Adagrad (Duchi et al., 2011): divide by the root of all squared gradients so far."""
+    cdef floating rate = lr, eps = epsilon
     cdef Py_ssize_t i, n = params.shape[0]
     for i in prange(n, schedule="static", nogil=True, num_threads=_threads(n, n_threads)):
         sum_square[i] += grad[i] * grad[i]
-        params[i] -= lr * grad[i] / (sqrt(sum_square[i]) + epsilon)
+        params[i] -= rate * grad[i] / (_sqrt(sum_square[i]) + eps)
