@@ -15,10 +15,11 @@ import numpy as np
 from ._kernels import _lstm
 from ._sequences import pack_batch
 
-# Prediction runs in chunks of at most this many sequences and this many packed steps, so
-# its memory is bounded whatever the number of samples.
-PREDICT_SEQUENCES = 256
-PREDICT_ROWS = 1 << 15
+# Prediction runs in chunks of at most this many sequences (measured fastest on M: their
+# buffers stay in cache), and of at most this many bytes in a layer's gate buffer, so that
+# its memory is bounded whatever the number and length of the sequences.
+PREDICT_SEQUENCES = 128
+PREDICT_BYTES = 1 << 26
 
 
 class LayerParams(NamedTuple):
@@ -168,7 +169,8 @@ class LSTMNetwork:
             if seqs.equal_lengths
             else np.argsort(-seqs.lengths, kind="stable")
         )
-        for idx in _chunks(longest_first, seqs.lengths[longest_first]):
+        max_rows = PREDICT_BYTES // (4 * max(self.hidden_sizes) * self.dtype.itemsize)
+        for idx in _chunks(longest_first, seqs.lengths[longest_first], max_rows):
             N = int(seqs.lengths[idx].sum())
             batch = pack_batch(seqs, idx, np.empty((N, self.n_features), dtype=self.dtype))
             x = batch.X
@@ -191,13 +193,13 @@ class LSTMNetwork:
         return out
 
 
-def _chunks(order, lengths):
-    """Split ``order`` into runs of at most PREDICT_SEQUENCES sequences and PREDICT_ROWS
+def _chunks(order, lengths, max_rows):
+    """Split ``order`` into runs of at most PREDICT_SEQUENCES sequences and ``max_rows``
     steps (a single longer sequence gets a chunk of its own)."""
     start = 0
     while start < len(order):
         rows = np.cumsum(lengths[start : start + PREDICT_SEQUENCES])
-        stop = start + max(1, int(np.searchsorted(rows, PREDICT_ROWS, side="right")))
+        stop = start + max(1, int(np.searchsorted(rows, max_rows, side="right")))
         yield order[start:stop]
         start = stop
 
