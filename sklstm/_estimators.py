@@ -191,7 +191,8 @@ class _BaseLSTM(BaseEstimator):
 
     def _forward(self, X):
         """The network's outputs (logits) for X."""
-        check_is_fitted(self)
+        if not hasattr(self, "network_"):  # check_is_fitted alone costs microseconds
+            check_is_fitted(self)
         seqs = check_sequences(X, dtype=self.network_.dtype, n_features=self.n_features_in_)
         if seqs.n_samples <= SERIAL_PREDICT_SAMPLES:
             # Too few rows to share among threads; without OpenMP threads, BLAS may have its

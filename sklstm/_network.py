@@ -134,11 +134,12 @@ class LSTMNetwork:
             layer, grad, buf = self.views.layers[k], g.layers[k], ws.layers[k]
             x = ws.layers[k - 1].Hs[:N] if k else batch.X
             dX = ws.layers[k - 1].dHs[:N] if k else None
+            np.copyto(buf.W_hh, layer.W_hh)  # the backward pass takes W_hh untransposed
             _lstm.backward(
                 x,
                 batch.offsets,
                 layer.W_ih,
-                layer.W_hh.T,
+                buf.W_hh,
                 buf.G[:N],
                 buf.C[:N],
                 buf.Hs[:N],
@@ -206,6 +207,7 @@ def _chunks(order, lengths, max_rows):
 
 class _LayerBuffers:
     def __init__(self, rows, batch, H, dtype):
+        self.W_hh = np.empty((4 * H, H), dtype=dtype)
         self.G = np.empty((rows, 4 * H), dtype=dtype)
         self.C = np.empty((rows, H), dtype=dtype)
         self.Hs = np.empty((rows, H), dtype=dtype)

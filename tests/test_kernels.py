@@ -64,7 +64,8 @@ def run_layer(net, X, n_threads):
         _lstm.backward(
             batch.X,
             batch.offsets,
-            *weights[:2],
+            weights[0],
+            np.ascontiguousarray(net.views.layers[0].W_hh),  # backward takes it untransposed
             buf.G[:N],
             buf.C[:N],
             buf.Hs[:N],

@@ -5,8 +5,9 @@ sequences: step t occupies rows ``offsets[t]:offsets[t + 1]`` of every buffer an
 the first ``B_t = offsets[t + 1] - offsets[t]`` sequences, those still running at step t.
 Padding is never stored or computed; a batch of equal lengths is the case ``B_t = B``.
 Weights use PyTorch's gate order (i, f, g, o): ``W_ih`` is (4H, D) as in PyTorch, the
-recurrent weights come transposed, ``W_hhT`` (H, 4H), the operand the forward step gemm
-takes as it is, and one bias of 4H holds ``b_ih + b_hh``.
+forward pass takes the recurrent weights transposed, ``W_hhT`` (H, 4H), and the backward
+pass as PyTorch has them, ``W_hh`` (4H, H): each as its step gemm takes them as they are.
+One bias of 4H holds ``b_ih + b_hh``.
 
 Layering, from the inside out:
 1. ``_cell_forward`` / ``_cell_backward``: the gate math of one row at one step (the loop
@@ -33,7 +34,7 @@ thread (threadpoolctl) so that threads are never nested.
 """
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.stdlib cimport calloc, free, malloc
+from libc.stdlib cimport calloc, free
 from libc.string cimport memset
 
 from ._blas cimport gemm
@@ -48,8 +49,6 @@ cdef enum:
     MIN_BLOCK_ROWS = 16
     # Column scheme: rows per gate-pass job.
     GATE_ROWS = 16
-    # Rows of W_hh moved at a time by the transpose.
-    TRANSPOSE_TILE = 32
 
 
 cdef extern from "_gates.h" nogil:
@@ -282,17 +281,6 @@ cdef void _column_sums(const floating *A, Py_ssize_t n_rows, Py_ssize_t n_cols,
             out[j] += A[r * stride + j]
 
 
-cdef void _transpose(const floating *A, Py_ssize_t n_rows, Py_ssize_t n_cols,
-                     floating *out) noexcept nogil:
-    """out (n_cols, n_rows) = A (n_rows, n_cols)^T, tile by tile to stay in cache."""
-    cdef Py_ssize_t tr, tc, r, c
-    for tr in range((n_rows + TRANSPOSE_TILE - 1) // TRANSPOSE_TILE):
-        for tc in range((n_cols + TRANSPOSE_TILE - 1) // TRANSPOSE_TILE):
-            for r in range(tr * TRANSPOSE_TILE, min((tr + 1) * TRANSPOSE_TILE, n_rows)):
-                for c in range(tc * TRANSPOSE_TILE, min((tc + 1) * TRANSPOSE_TILE, n_cols)):
-                    out[c * n_rows + r] = A[r * n_cols + c]
-
-
 cdef void _project(
     const floating *X, Py_ssize_t N, Py_ssize_t D,  # IN (N, D)
     const floating *W, Py_ssize_t n_out,            # IN (n_out, D)
@@ -305,6 +293,23 @@ cdef void _project(
         r0 = j * CHUNK_ROWS
         gemm(False, True, min(CHUNK_ROWS, N - r0), n_out, D, 1.0, X + r0 * D, D, W, D,
              0.0, out + r0 * n_out, n_out)
+
+
+cdef _check_batch(const Py_ssize_t[::1] offsets, Py_ssize_t N):
+    """The kernels index with these offsets unchecked: they must describe a packed batch."""
+    cdef Py_ssize_t t
+    if offsets.shape[0] < 2 or offsets[0] != 0 or offsets[offsets.shape[0] - 1] != N:
+        raise ValueError("offsets must run from 0 to the number of packed rows")
+    for t in range(offsets.shape[0] - 1):
+        if offsets[t + 1] <= offsets[t] or (
+            t > 0 and offsets[t + 1] - offsets[t] > offsets[t] - offsets[t - 1]
+        ):
+            raise ValueError("offsets must describe steps of non-increasing, non-zero size")
+
+
+cdef _check_shape(str name, array, Py_ssize_t rows, Py_ssize_t cols):
+    if array.shape[0] != rows or array.shape[1] != cols:
+        raise ValueError(f"{name} has shape {tuple(array.shape)[:2]}, expected ({rows}, {cols})")
 
 
 def forward_train(
@@ -345,6 +350,14 @@ cdef void _forward(
 ) except *:
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], H = W_hhT.shape[0]
     cdef Py_ssize_t T = offsets.shape[0] - 1, B = offsets[1] - offsets[0]
+    _check_batch(offsets, N)
+    _check_shape("W_ih", W_ih, 4 * H, D)
+    _check_shape("W_hhT", W_hhT, H, 4 * H)
+    _check_shape("G", G, N, 4 * H)
+    _check_shape("C", C, N if keep_cells else B, H)
+    _check_shape("Hs", Hs, N, H)
+    if bias.shape[0] != 4 * H:
+        raise ValueError(f"bias has {bias.shape[0]} entries, expected {4 * H}")
     cdef Py_ssize_t rows = _block_rows(B, H), k
     cdef floating *zeros = <floating *> calloc(H, sizeof(floating))
     if zeros == NULL:
@@ -366,7 +379,7 @@ def backward(
     const floating[:, ::1] X,           # IN  (N, D) packed inputs
     const Py_ssize_t[::1] offsets,      # IN  (T + 1,)
     const floating[:, ::1] W_ih,        # IN  (4H, D)
-    const floating[:, ::1] W_hhT,       # IN  (H, 4H)
+    const floating[:, ::1] W_hh,        # IN  (4H, H): untransposed, as the step gemm takes it
     floating[:, ::1] G,                 # IN/OUT (N, 4H): activations in, dL/d(pre-activation) out
     const floating[:, ::1] C,           # IN  (N, H) cell states
     const floating[:, ::1] Hs,          # IN  (N, H) hidden states
@@ -379,29 +392,35 @@ def backward(
     int n_threads,
 ):
     """Backward pass of one layer through time: gradients of the weights and the inputs."""
-    cdef Py_ssize_t N = X.shape[0], D = X.shape[1], H = W_hhT.shape[0], H4 = 4 * H
+    cdef Py_ssize_t N = X.shape[0], D = X.shape[1], H = W_hh.shape[1], H4 = 4 * H
     cdef Py_ssize_t T = offsets.shape[0] - 1, B = offsets[1] - offsets[0]
     cdef Py_ssize_t rows = _block_rows(B, H)
     cdef Py_ssize_t n_chunks = (N + CHUNK_ROWS - 1) // CHUNK_ROWS
     cdef bint want_dX = dX is not None
     cdef Py_ssize_t k, q, r0
-    # The step gemm of backward takes W_hh untransposed; once per batch, it is cheap.
-    cdef floating *W_hh = <floating *> malloc(H4 * H * sizeof(floating))
+    _check_batch(offsets, N)
+    for name, array, rows, cols in (
+        ("W_ih", W_ih, H4, D), ("W_hh", W_hh, H4, H), ("G", G, N, H4), ("C", C, N, H),
+        ("Hs", Hs, N, H), ("dHs", dHs, N, H), ("dC", dC, B, H), ("dW_ih", dW_ih, H4, D),
+        ("dW_hhT", dW_hhT, H, H4),
+    ):
+        _check_shape(name, array, rows, cols)
+    if want_dX:
+        _check_shape("dX", dX, N, D)
+    if dbias.shape[0] != H4:
+        raise ValueError(f"dbias has {dbias.shape[0]} entries, expected {H4}")
     cdef floating *zeros = <floating *> calloc(H, sizeof(floating))
-    if W_hh == NULL or zeros == NULL:
-        free(W_hh)
-        free(zeros)
+    if zeros == NULL:
         raise MemoryError()
     with nogil:
-        _transpose(&W_hhT[0, 0], H, H4, W_hh)
         if _column_scheme(B, H):
-            _backward_columns(&offsets[0], T, W_hh, &G[0, 0], &C[0, 0], &dHs[0, 0],
+            _backward_columns(&offsets[0], T, &W_hh[0, 0], &G[0, 0], &C[0, 0], &dHs[0, 0],
                               &dC[0, 0], zeros, H, n_threads)
         else:
             for k in prange((B + rows - 1) // rows, schedule="dynamic", chunksize=1,
                             num_threads=min(n_threads, (B + rows - 1) // rows)):
-                _backward_rows(k * rows, rows, &offsets[0], T, W_hh, &G[0, 0], &C[0, 0],
-                               &dHs[0, 0], &dC[0, 0], zeros, H)
+                _backward_rows(k * rows, rows, &offsets[0], T, &W_hh[0, 0], &G[0, 0],
+                               &C[0, 0], &dHs[0, 0], &dC[0, 0], zeros, H)
         # Weight gradients over all steps at once, in two jobs of two gates each (measured:
         # fewer, bigger gemms pack less per flop); dW_ih, thin, stays per gate.
         for q in prange(2, schedule="dynamic", num_threads=min(n_threads, 2)):
@@ -417,5 +436,4 @@ def backward(
                 r0 = k * CHUNK_ROWS
                 gemm(False, False, min(CHUNK_ROWS, N - r0), D, H4, 1.0, &G[r0, 0], H4,
                      &W_ih[0, 0], D, 0.0, &dX[r0, 0], D)
-    free(W_hh)
     free(zeros)
