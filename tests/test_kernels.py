@@ -166,3 +166,32 @@ def test_optimizer_kernels_take_float32(rng):
     expected, _, _ = numpy_adam(p.astype(np.float64), g, 0.0, 0.0, 0.01, 0.9, 0.999, 1e-8, 1)
     _optim.adam(p, g, m, v, 0.01, 0.9, 0.999, 1e-8, 1, 1)
     np.testing.assert_allclose(p, expected, rtol=1e-5)  # float32 arithmetic
+
+
+def test_kernels_reject_inconsistent_buffers(rng):
+    # The kernels index without bounds checks: a wrong buffer must be refused, not read.
+    net = make_network(rng, 3, (4,), 1)
+    X, offsets = np.zeros((6, 3)), np.array([0, 3, 6])
+    G, C, Hs = np.empty((6, 16)), np.empty((6, 4)), np.empty((6, 4))
+    weights = kernel_weights(net.views.layers[0])
+    with pytest.raises(ValueError, match=r"G has shape \(6, 15\), expected \(6, 16\)"):
+        _lstm.forward_train(X, offsets, *weights, np.empty((6, 15)), C, Hs, 1)
+    with pytest.raises(ValueError, match="non-increasing"):
+        _lstm.forward_train(X, np.array([0, 2, 6]), *weights, G, C, Hs, 1)
+    with pytest.raises(ValueError, match="from 0 to the number of packed rows"):
+        _lstm.forward_train(X, np.array([0, 3, 5]), *weights, G, C, Hs, 1)
+    with pytest.raises(ValueError, match=r"W_hh has shape \(4, 16\), expected \(16, 4\)"):
+        _lstm.backward(
+            X,
+            offsets,
+            weights[0],
+            weights[1],
+            G,
+            C,
+            Hs,
+            np.empty((6, 4)),
+            np.empty((3, 4)),
+            *[np.empty_like(w) for w in weights],
+            None,
+            1,
+        )
