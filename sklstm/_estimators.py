@@ -1,48 +1,183 @@
 """The scikit-learn estimators: parameters, validation, the epoch loop, prediction."""
 
+import copy
 import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import log_expit
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    RegressorMixin,
+    _fit_context,
+    is_classifier,
+)
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_sample_weight,
+    _get_feature_names,
+    _num_samples,
+    check_array,
+    check_is_fitted,
+    column_or_1d,
+)
 
 from ._losses import SigmoidCrossEntropy, SoftmaxCrossEntropy, SquaredError
 from ._network import LSTMNetwork, Workspace
 from ._optimizers import make_optimizer
-from ._sequences import check_sequences, pack_batch
+from ._progress import Progress
+from ._sequences import Sequences, check_sequences, pack_batch
 from ._threading import effective_n_threads, single_threaded_blas
 
 # Predictions on at most this many sequences run in one thread.
 SERIAL_PREDICT_SAMPLES = 16
+# learning_rate="adaptive" divides the step size by 5 on a stall, down to this (as MLP).
+MIN_ADAPTIVE_LEARNING_RATE = 1e-6
+
+_PARAMETERS = """\
+    hidden_layer_sizes : int or tuple of int, default=(64,)
+        Units of each stacked LSTM layer, first to last.
+    solver : {"adam", "sgd", "rmsprop", "adagrad"}, default="adam"
+        Optimizer of the flat parameter vector.
+    alpha : float, default=0.0001
+        Strength of the L2 penalty on the weights (not the biases); as in scikit-learn's
+        MLP, it is divided by the batch's total sample weight when added to the loss.
+    batch_size : int, default=32
+        Sequences per mini-batch (clipped to the number of samples).
+    learning_rate : {"constant", "adaptive"}, default="constant"
+        "adaptive" divides the step size by 5 each time the training loss (the validation
+        score under early stopping) stalls for ``n_iter_no_change`` epochs, and stops
+        training once it would fall below 1e-6; "constant" stops at the first stall.
+    learning_rate_init : float, default=0.001
+        Initial step size of the optimizer.
+    max_iter : int, default=200
+        Maximum number of epochs of ``fit``; ``partial_fit`` runs one.
+    shuffle : bool, default=True
+        Whether to shuffle the samples before each epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weight initialisation, the shuffling, the dropout masks and the
+        validation split of early stopping.
+    tol : float, default=1e-4
+        A stall is ``n_iter_no_change`` consecutive epochs that each fail to improve the
+        training loss (or the validation score) by ``tol``.
+    verbose : bool, default=False
+        Show a progress bar over the epochs with the loss (and validation score); it uses
+        tqdm when installed, else prints a line per epoch.
+    warm_start : bool, default=False
+        Whether ``fit`` continues from the weights of the previous fit (with a fresh
+        optimizer, as scikit-learn's MLP does) instead of initialising them anew.
+    momentum : float, default=0.9
+        Momentum of SGD.
+    nesterovs_momentum : bool, default=True
+        Whether SGD uses Nesterov's momentum.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified for single-output
+        classification), stop when its score stalls and keep the weights of its best
+        epoch. Not available to ``partial_fit``.
+    validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping.
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Decay rates of Adam's first and second moment estimates.
+    epsilon : float, default=1e-8
+        Numerical stability term of Adam, RMSprop and Adagrad.
+    n_iter_no_change : int, default=10
+        Epochs without improvement that make a stall (see ``tol``).
+    rho : float, default=0.9
+        Decay rate of RMSprop's mean square.
+    bidirectional : bool, default=False
+        Add a reverse-direction layer beside each layer; their outputs are concatenated.
+        The reverse direction reads each sequence from its own last step.
+    dropout : float, default=0.0
+        Fraction of each layer's input units dropped in training, with one mask per
+        sequence for all of its steps (Keras's semantics); off at prediction.
+    recurrent_dropout : float, default=0.0
+        Fraction of the recurrent state's units dropped in training, one mask per sequence
+        for all of its steps (Keras's semantics); off at prediction.
+    clip_norm : float or None, default=None
+        Scale the gradient of each batch down to this global L2 norm when it is larger.
+    dtype : {"float32", "float64"}, default="float32"
+        Floating point type of the weights and computations; losses are summed and
+        predictions returned in float64."""
+
+_ATTRIBUTES = """\
+    network_ : LSTMNetwork
+        The fitted network: ``network_.params`` is the flat parameter vector and
+        ``network_.views`` shows its matrices per layer and direction in PyTorch's shapes
+        (gates i, f, g, o).
+    n_features_in_ : int
+        Features per time step seen in fit (1 for 2-D X: univariate sequences).
+    feature_names_in_ : ndarray of shape (n_timesteps,)
+        Column names of X when it was a 2-D DataFrame with string column names: the time
+        steps of univariate sequences. A DataFrame passed to predict must then have the
+        same columns; arrays without names may have any length.
+    n_outputs_ : int
+        Number of network outputs.
+    out_activation_ : str
+        Output activation.
+    loss_ : float
+        Training loss of the last epoch.
+    best_loss_ : float or None
+        Lowest training loss of an epoch; None under early stopping.
+    loss_curve_ : list of float
+        Training loss of each epoch, over all calls to fit with warm_start and partial_fit.
+    validation_scores_ : list of float or None
+        Score on the held-out data of each epoch under early stopping, else None.
+    best_validation_score_ : float or None
+        Best of ``validation_scores_``, whose epoch's weights the model keeps.
+    n_iter_ : int
+        Epochs run by the last call to fit or partial_fit.
+    t_ : int
+        Number of training samples seen."""
+
+
+def _document(doc):
+    """Class docstrings share the parameters and attributes they have in common."""
+
+    def decorate(cls):
+        cls.__doc__ = doc.format(parameters=_PARAMETERS, attributes=_ATTRIBUTES)
+        return cls
+
+    return decorate
 
 
 class _BaseLSTM(BaseEstimator):
-    """Parameters, training loop and prediction shared by the classifier and the regressor."""
+    """Parameters, training and prediction shared by the classifier and the regressor."""
 
     _parameter_constraints = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "solver": [StrOptions({"adam", "sgd", "rmsprop", "adagrad"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "momentum": [Interval(Real, 0, 1, closed="both")],
-        "nesterovs_momentum": ["boolean"],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "rho": [Interval(Real, 0, 1, closed="left")],
+        "bidirectional": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "recurrent_dropout": [Interval(Real, 0, 1, closed="left")],
+        "clip_norm": [None, Interval(Real, 0, None, closed="neither")],
         "dtype": [StrOptions({"float32", "float64"}), Options(type, {np.float32, np.float64})],
     }
 
@@ -53,36 +188,54 @@ class _BaseLSTM(BaseEstimator):
         solver="adam",
         alpha=0.0001,
         batch_size=32,
+        learning_rate="constant",
         learning_rate_init=0.001,
         max_iter=200,
         shuffle=True,
         random_state=None,
         tol=1e-4,
-        n_iter_no_change=10,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
-        momentum=0.9,
-        nesterovs_momentum=True,
+        n_iter_no_change=10,
         rho=0.9,
+        bidirectional=False,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        clip_norm=None,
         dtype="float32",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.shuffle = shuffle
         self.random_state = random_state
         self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
+        self.n_iter_no_change = n_iter_no_change
         self.rho = rho
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.clip_norm = clip_norm
         self.dtype = dtype
 
     def __sklearn_tags__(self):
@@ -90,54 +243,21 @@ class _BaseLSTM(BaseEstimator):
         tags.input_tags.three_d_array = True
         return tags
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Fit the model to sequences X and targets y.
+    # --- Validation ------------------------------------------------------------------------
 
-        Parameters
-        ----------
-        X : array of shape (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps), \
-                or list of arrays of shape (n_timesteps_i, n_features)
-            Training sequences: a 3-D array, a 2-D array of univariate sequences, or a list of
-            sequences of any lengths.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Targets.
+    def _validate_sequences(self, X, *, reset):
+        """X as ``Sequences``, and its feature names; checked against the fit unless reset.
 
-        Returns
-        -------
-        self : object
-            The fitted estimator.
+        Every entry point validates X here. scikit-learn's ``validate_data`` cannot: its
+        ``n_features_in_`` is X.shape[1], which for sequences is their length (3-D) or a
+        first sequence's length (lists), not the features per step.
         """
-        hidden_sizes = self._hidden_sizes()
-        dtype = np.dtype(self.dtype)
-        seqs = check_sequences(X, dtype=dtype)
-        n = seqs.n_samples
-        if _num_samples(y) != n:
-            raise ValueError(f"X has {n} sequences but y has {_num_samples(y)} targets.")
-        Y, loss, target_attributes = self._encode_targets(y)
-
-        rng = check_random_state(self.random_state)
-        network = LSTMNetwork(seqs.n_features, hidden_sizes, Y.shape[1], dtype)
-        # One BLAS thread for the initialisation's QR too: a multi-threaded BLAS call leaves
-        # OpenBLAS's threads spinning for a tenth of a second, taking cores from the kernels.
-        with single_threaded_blas():
-            network.initialize(rng)
-            curve = self._train(network, seqs, Y, loss, rng)
-
-        # Only a completed fit changes the estimator.
-        for name, value in target_attributes.items():
-            setattr(self, name, value)
-        self.network_ = network
-        self._loss = loss
-        self.out_activation_ = loss.out_activation
-        self.n_features_in_ = seqs.n_features
-        self.n_outputs_ = Y.shape[1]
-        self.loss_curve_ = curve
-        self.loss_ = curve[-1]
-        self.best_loss_ = min(curve)
-        self.n_iter_ = len(curve)
-        self.t_ = n * len(curve)
-        return self
+        if not reset:
+            _check_feature_names(self, X, reset=False)
+        seqs = check_sequences(
+            X, dtype=np.dtype(self.dtype), n_features=None if reset else self.n_features_in_
+        )
+        return seqs, _get_feature_names(X) if reset else None
 
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -147,66 +267,282 @@ class _BaseLSTM(BaseEstimator):
                 f"hidden_layer_sizes must be a positive integer or a non-empty sequence of "
                 f"positive integers, got {self.hidden_layer_sizes!r}."
             )
-        return [int(h) for h in sizes]
+        return tuple(int(h) for h in sizes)
 
-    def _train(self, network, seqs, Y, loss, rng):
-        """Run the epochs, BLAS held to one thread; return the training loss of each."""
+    @staticmethod
+    def _check_y(y, n_samples):
+        if y is None:
+            raise ValueError("This estimator requires y to be passed, but the target y is None.")
+        n_targets = _num_samples(y)
+        if n_targets != n_samples:
+            raise ValueError(f"X has {n_samples} sequences but y has {n_targets} targets.")
+
+    def _check_continuation(self, hidden_sizes):
+        """Refuse to continue training a network of another architecture."""
+        net = self.network_
+        now = (hidden_sizes, 2 if self.bidirectional else 1, np.dtype(self.dtype))
+        before = (net.hidden_sizes, net.n_directions, net.dtype)
+        if now != before:
+            raise ValueError(
+                f"Cannot continue training: hidden_layer_sizes, bidirectional or dtype "
+                f"changed since the previous fit ({before} -> {now}). Set warm_start=False "
+                f"or use fit instead of partial_fit to train anew."
+            )
+
+    # --- Training --------------------------------------------------------------------------
+
+    def _fit(self, X, y, sample_weight, *, incremental, classes=None):
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True.")
+        hidden_sizes = self._hidden_sizes()
+        continuing = hasattr(self, "network_") and (incremental or self.warm_start)
+        seqs, feature_names = self._validate_sequences(X, reset=not continuing)
+        self._check_y(y, seqs.n_samples)
+        y, Y, loss, target_attributes = self._encode_targets(
+            y, reset=not continuing, classes=classes, incremental=incremental
+        )
+        weights = self._sample_weights(y, sample_weight, seqs)
+        if continuing:
+            self._check_continuation(hidden_sizes)
+            if Y.shape[1] != self.n_outputs_:
+                raise ValueError(
+                    f"y has {Y.shape[1]} outputs, the model was fitted with {self.n_outputs_}."
+                )
+
+        # Train copies: only a completed fit changes the estimator.
+        if continuing:
+            network = copy.deepcopy(self.network_)
+            history = _History.resume(self, self.early_stopping)
+        else:
+            network = LSTMNetwork(
+                seqs.n_features, hidden_sizes, Y.shape[1], np.dtype(self.dtype),
+                self.bidirectional,
+            )  # fmt: skip
+            history = _History.start(self.early_stopping)
+        # partial_fit draws from one random stream across its calls, so that n calls train
+        # as fit does with max_iter=n.
+        rng = (
+            copy.deepcopy(self._random_state)
+            if continuing and incremental
+            else check_random_state(self.random_state)
+        )
+        scorer = self._scorer(loss, target_attributes)
+        optimizer = (
+            copy.deepcopy(self._optimizer)
+            if continuing and incremental
+            else make_optimizer(self, network.params.size, network.dtype)
+        )
+        # One BLAS thread for the initialisation's QR too: a multi-threaded BLAS call leaves
+        # OpenBLAS's threads spinning for a tenth of a second, taking cores from the kernels.
+        with single_threaded_blas():
+            if not continuing:
+                network.initialize(rng)
+            n_iter = self._train(
+                network, optimizer, rng, history, seqs, y, Y, weights, loss, scorer, incremental
+            )
+
+        for name, value in target_attributes.items():
+            setattr(self, name, value)
+        if not continuing:
+            self.n_features_in_ = seqs.n_features
+            if feature_names is None:
+                self.__dict__.pop("feature_names_in_", None)
+            else:
+                self.feature_names_in_ = feature_names
+        self.network_ = network
+        self._optimizer = optimizer
+        self._random_state = rng
+        self._loss = loss
+        self.out_activation_ = loss.out_activation
+        self.n_outputs_ = Y.shape[1]
+        self.n_iter_ = n_iter
+        history.commit(self)
+        return self
+
+    def _sample_weights(self, y, sample_weight, seqs):
+        """Per-sample weights (class weights included), or None when all are equal."""
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, seqs.lengths, dtype=np.float64, ensure_non_negative=True
+            )
+        return sample_weight
+
+    def _train(
+        self, network, optimizer, rng, history, seqs, y, Y, weights, loss, scorer, incremental
+    ):
+        """Run the epochs on ``network``, BLAS held to one thread; return how many ran.
+
+        ``scorer(outputs, y, sample_weight)`` scores the held-out data of early stopping.
+        """
+        validation = None
+        if self.early_stopping:
+            train, held_out = self._validation_split(seqs, y, weights, rng)
+            validation = (_subset(seqs, held_out), y[held_out],
+                          None if weights is None else weights[held_out])  # fmt: skip
+            seqs, Y = _subset(seqs, train), Y[train]
+            weights = None if weights is None else weights[train]
         n = seqs.n_samples
         batch_size = min(self.batch_size, n)
-        optimizer = make_optimizer(self, network.params.size, network.dtype)
         grad = np.zeros_like(network.params)
         grad_views = network.unpack(grad)
-        ws = Workspace(network)
+        ws = Workspace(network, self.dropout, self.recurrent_dropout)
         ws.ensure(int(np.sort(seqs.lengths)[-batch_size:].sum()), batch_size)
         n_threads = effective_n_threads()
+        total_weight = n if weights is None else weights.sum()
 
-        curve, best, stalled = [], np.inf, 0
-        for _ in range(self.max_iter):
+        n_epochs = 1 if incremental else self.max_iter
+        progress = Progress(self.verbose, n_epochs)
+        n_iter = 0
+        for _ in range(n_epochs):
+            n_iter += 1
             order = rng.permutation(n) if self.shuffle else np.arange(n)
             total = 0.0
             for start in range(0, n, batch_size):
                 idx = order[start : start + batch_size]
                 batch = pack_batch(seqs, idx, ws.X)
-                out = network.forward(batch, ws, n_threads)
-                value, d_out = loss.loss_gradient(Y[batch.order], out)
+                masks = network.draw_masks(rng, len(idx), self.dropout, self.recurrent_dropout)
+                out = network.forward(batch, ws, n_threads, masks)
+                w = None if weights is None else weights[batch.order]
+                value, d_out = loss.loss_gradient(Y[batch.order], out, w)
                 network.backward(batch, ws, d_out, grad_views, n_threads)
+                batch_weight = len(idx) if w is None else w.sum()
                 if self.alpha:
-                    value += network.add_l2(grad_views, self.alpha / len(idx))
+                    value += network.add_l2(grad_views, self.alpha / max(batch_weight, 1e-12))
+                if self.clip_norm is not None:
+                    _clip(grad, self.clip_norm)
                 optimizer.step(network.params, grad, n_threads)
-                total += value * len(idx)
-            curve.append(float(total / n))
-            # scikit-learn's MLP rule: stop after n_iter_no_change epochs that each fail
-            # to improve on the best loss by tol.
-            stalled = stalled + 1 if curve[-1] > best - self.tol else 0
-            best = min(best, curve[-1])
-            if stalled > self.n_iter_no_change:
-                break
+                total += value * batch_weight
+            history.loss_curve.append(float(total / total_weight))
+            history.t += n
+            if validation is not None:
+                z = network.predict(validation[0], n_threads).astype(np.float64)
+                history.validation_scores.append(scorer(z, *validation[1:]))
+            progress.update(history)
+            if history.stalled(self.tol, network) > self.n_iter_no_change:
+                if (
+                    self.learning_rate == "adaptive"
+                    and optimizer.learning_rate / 5 >= MIN_ADAPTIVE_LEARNING_RATE
+                ):
+                    optimizer.learning_rate /= 5
+                    history.no_improvement = 0
+                elif not incremental:
+                    break
         else:
-            warnings.warn(
-                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and "
-                f"the optimization hasn't converged yet.",
-                ConvergenceWarning,
+            if not incremental:
+                warnings.warn(
+                    f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and "
+                    f"the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                )
+        progress.close()
+        if validation is not None and history.best_params is not None:
+            network.params[:] = history.best_params  # the best validation score's weights
+        return n_iter
+
+    def _validation_split(self, seqs, y, weights, rng):
+        """Indices of training and held-out samples for early stopping."""
+        stratify = y if is_classifier(self) and y.ndim == 1 else None
+        train, held_out = train_test_split(
+            np.arange(seqs.n_samples),
+            test_size=self.validation_fraction,
+            random_state=rng,
+            stratify=stratify,
+        )
+        if len(held_out) < 2:
+            raise ValueError(
+                "The validation set is too small. Increase validation_fraction or the size "
+                "of your data set."
             )
-        return curve
+        return train, held_out
+
+    # --- Prediction ------------------------------------------------------------------------
 
     def _forward(self, X):
-        """The network's outputs (logits) for X."""
+        """The network's outputs (logits) for X, in float64."""
         if not hasattr(self, "network_"):  # check_is_fitted alone costs microseconds
             check_is_fitted(self)
-        seqs = check_sequences(X, dtype=self.network_.dtype, n_features=self.n_features_in_)
+        seqs, _ = self._validate_sequences(X, reset=False)
         if seqs.n_samples <= SERIAL_PREDICT_SAMPLES:
             # Too few rows to share among threads; without OpenMP threads, BLAS may have its
             # own, and limiting it would cost more than this prediction.
-            return self.network_.predict(seqs, n_threads=1)
-        with single_threaded_blas():
-            return self.network_.predict(seqs, effective_n_threads())
+            z = self.network_.predict(seqs, n_threads=1)
+        else:
+            with single_threaded_blas():
+                z = self.network_.predict(seqs, effective_n_threads())
+        return z.astype(np.float64)
 
 
-def _num_samples(y):
-    return y.shape[0] if hasattr(y, "shape") else len(y)
+class _History:
+    """Per-epoch records of a training, and the stall rule of scikit-learn's MLP."""
+
+    def __init__(self, loss_curve, best_loss, t, no_improvement, validation_scores,
+                 best_validation_score, best_params):  # fmt: skip
+        self.loss_curve = loss_curve
+        self.best_loss = best_loss  # the stall rule's reference without early stopping
+        self.t = t
+        self.no_improvement = no_improvement
+        self.validation_scores = validation_scores  # None without early stopping
+        self.best_validation_score = best_validation_score
+        self.best_params = best_params  # the weights of the best validation score
+
+    @classmethod
+    def start(cls, early_stopping):
+        if early_stopping:
+            return cls([], None, 0, 0, [], -np.inf, None)
+        return cls([], np.inf, 0, 0, None, None, None)
+
+    @classmethod
+    def resume(cls, est, early_stopping):
+        """The records of a fitted estimator, to continue them."""
+        history = cls.start(early_stopping)
+        history.loss_curve, history.t = list(est.loss_curve_), est.t_
+        if early_stopping and est.validation_scores_ is not None:
+            history.validation_scores = list(est.validation_scores_)
+            history.best_validation_score = est.best_validation_score_
+            history.best_params = est.network_.params.copy()  # restored to its best
+        if not early_stopping and est.best_loss_ is not None:
+            history.best_loss = est.best_loss_
+            history.no_improvement = est._no_improvement_count
+        return history
+
+    def stalled(self, tol, network):
+        """Update the stall count after an epoch and return it."""
+        if self.validation_scores is not None:
+            score = self.validation_scores[-1]
+            improved = score >= self.best_validation_score + tol
+            if score > self.best_validation_score:
+                self.best_validation_score = score
+                self.best_params = network.params.copy()
+        else:
+            loss = self.loss_curve[-1]
+            improved = loss <= self.best_loss - tol
+            self.best_loss = min(self.best_loss, loss)
+        self.no_improvement = 0 if improved else self.no_improvement + 1
+        return self.no_improvement
+
+    def commit(self, est):
+        est.loss_curve_ = self.loss_curve
+        est.loss_ = self.loss_curve[-1]
+        est.best_loss_ = self.best_loss
+        est.t_ = self.t
+        est._no_improvement_count = self.no_improvement
+        est.validation_scores_ = self.validation_scores
+        est.best_validation_score_ = self.best_validation_score
 
 
-class LSTMClassifier(ClassifierMixin, _BaseLSTM):
+def _subset(seqs, idx):
+    """Some of the sequences, without copying their steps."""
+    return Sequences(seqs.data, seqs.starts[idx], seqs.lengths[idx], seqs.equal_lengths)
+
+
+def _clip(grad, clip_norm):
+    """Scale ``grad`` in place down to a global L2 norm of ``clip_norm``."""
+    norm = float(np.linalg.norm(grad))
+    if norm > clip_norm:
+        grad *= clip_norm / norm
+
+
+@_document(
     """LSTM classifier for sequences.
 
     Binary targets get one sigmoid output and binary cross-entropy; multiclass targets a
@@ -215,64 +551,16 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
 
     Parameters
     ----------
-    hidden_layer_sizes : int or tuple of int, default=(64,)
-        Units of each stacked LSTM layer, first to last.
-    solver : {"adam", "sgd", "rmsprop", "adagrad"}, default="adam"
-        Optimizer of the flat parameter vector.
-    alpha : float, default=0.0001
-        Strength of the L2 penalty on the weights (not the biases); as in MLPClassifier, it
-        is divided by the batch size when added to the loss.
-    batch_size : int, default=32
-        Sequences per mini-batch (clipped to the number of samples).
-    learning_rate_init : float, default=0.001
-        Step size of the optimizer.
-    max_iter : int, default=200
-        Maximum number of epochs.
-    shuffle : bool, default=True
-        Whether to shuffle the samples before each epoch.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the weight initialisation and the shuffling.
-    tol : float, default=1e-4
-        Training stops once the loss has failed to improve by ``tol`` for
-        ``n_iter_no_change`` consecutive epochs.
-    n_iter_no_change : int, default=10
-        See ``tol``.
-    beta_1, beta_2 : float, default=0.9, 0.999
-        Decay rates of Adam's first and second moment estimates.
-    epsilon : float, default=1e-8
-        Numerical stability term of Adam, RMSprop and Adagrad.
-    momentum : float, default=0.9
-        Momentum of SGD.
-    nesterovs_momentum : bool, default=True
-        Whether SGD uses Nesterov's momentum.
-    rho : float, default=0.9
-        Decay rate of RMSprop's mean square.
-    dtype : {"float32", "float64"}, default="float32"
-        Floating point type of the weights and computations; losses are summed in float64.
+{parameters}
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplied into the sample weights: a dict from label to
+        weight, or "balanced" for weights inversely proportional to class frequencies.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
-    network_ : LSTMNetwork
-        The fitted network: ``network_.params`` is the flat parameter vector and
-        ``network_.views`` its per-layer views (PyTorch's layout, gates i, f, g, o).
-    n_features_in_ : int
-        Features per time step seen in fit.
-    n_outputs_ : int
-        Number of network outputs.
-    out_activation_ : str
-        Output activation: "sigmoid" or "softmax".
-    loss_ : float
-        Training loss of the last epoch.
-    best_loss_ : float
-        Lowest training loss of an epoch.
-    loss_curve_ : list of float
-        Training loss of each epoch.
-    n_iter_ : int
-        Number of epochs run.
-    t_ : int
-        Number of training samples seen.
+{attributes}
 
     Examples
     --------
@@ -285,25 +573,170 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
     >>> clf.predict(X[:3]).shape
     (3,)
     """
+)
+class LSTMClassifier(ClassifierMixin, _BaseLSTM):
+    _parameter_constraints = {
+        **_BaseLSTM._parameter_constraints,
+        "class_weight": [None, dict, StrOptions({"balanced"})],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(64,),
+        *,
+        solver="adam",
+        alpha=0.0001,
+        batch_size=32,
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        rho=0.9,
+        bidirectional=False,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        clip_norm=None,
+        dtype="float32",
+        class_weight=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            rho=rho,
+            bidirectional=bidirectional,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            clip_norm=clip_norm,
+            dtype=dtype,
+        )
+        self.class_weight = class_weight
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
 
-    def _encode_targets(self, y):
-        if type_of_target(y) != "multilabel-indicator":
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to sequences X and labels y.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps), \
+                or list of arrays of shape (n_timesteps_i, n_features)
+            Training sequences: a 3-D array, a 2-D array of univariate sequences, or a list of
+            sequences of any lengths.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a multilabel indicator matrix.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the loss.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Train for one epoch on X and y, continuing from the previous call.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps), \
+                or list of arrays of shape (n_timesteps_i, n_features)
+            Training sequences.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a multilabel indicator matrix.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the loss.
+        classes : array-like of shape (n_classes,), default=None
+            Every class that y may hold in any call: required on the first call (but for
+            multilabel y), ignored or checked afterwards.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def _encode_targets(self, y, *, reset, classes, incremental):
+        """(y validated, y encoded for the loss, the loss, fitted attributes to set)."""
+        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")  # finite, not sparse
+        multilabel = type_of_target(y) == "multilabel-indicator"
+        if not multilabel:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        binarizer = LabelBinarizer().fit(y)
-        if len(binarizer.classes_) < 2:
-            raise ValueError(
-                f"The classifier needs samples of at least 2 classes in y; got only class "
-                f"{binarizer.classes_[0]!r}."
-            )
+        if not reset:
+            binarizer = self._label_binarizer
+            if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+                raise ValueError(
+                    f"classes={classes!r} is not the same as on the first call to "
+                    f"partial_fit, {self.classes_!r}."
+                )
+        else:
+            if incremental and classes is None and not multilabel:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            binarizer = LabelBinarizer().fit(y if classes is None else classes)
+            if len(binarizer.classes_) < 2:
+                raise ValueError(
+                    f"The classifier needs samples of at least 2 classes; got only class "
+                    f"{binarizer.classes_[0]!r} in {len(y)} sample{'s' if len(y) > 1 else ''}."
+                )
+        unseen = [] if multilabel else np.setdiff1d(np.unique(y), binarizer.classes_)
+        if len(unseen):
+            raise ValueError(f"y holds labels {unseen!r} that are not in classes.")
         loss = SoftmaxCrossEntropy() if binarizer.y_type_ == "multiclass" else SigmoidCrossEntropy()
         Y = binarizer.transform(y).astype(np.float64)
-        return Y, loss, {"classes_": binarizer.classes_, "_label_binarizer": binarizer}
+        return y, Y, loss, {"classes_": binarizer.classes_, "_label_binarizer": binarizer}
+
+    def _sample_weights(self, y, sample_weight, seqs):
+        weights = super()._sample_weights(y, sample_weight, seqs)
+        if self.class_weight is None:
+            return weights
+        if y.ndim > 1:
+            raise ValueError("class_weight is not supported for multilabel targets.")
+        class_weights = compute_sample_weight(self.class_weight, y)
+        return class_weights if weights is None else weights * class_weights
+
+    @staticmethod
+    def _scorer(loss, target_attributes):
+        binarizer = target_attributes["_label_binarizer"]
+        return lambda z, y, w: accuracy_score(
+            y, binarizer.inverse_transform(loss.predict(z)), sample_weight=w
+        )
 
     def predict(self, X):
         """Predict class labels (label indicators for multilabel targets).
@@ -319,7 +752,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         y : ndarray of shape (n_samples,) or (n_samples, n_classes)
             Predicted labels.
         """
-        z = self._forward(X)
+        z = self._forward(X)  # first: it checks that the estimator is fitted
         return self._label_binarizer.inverse_transform(self._loss.predict(z))
 
     def predict_proba(self, X):
@@ -360,69 +793,18 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         return self._loss.log_predict(z)
 
 
-class LSTMRegressor(RegressorMixin, _BaseLSTM):
+@_document(
     """LSTM regressor for sequences, trained on mean squared error.
 
     Parameters
     ----------
-    hidden_layer_sizes : int or tuple of int, default=(64,)
-        Units of each stacked LSTM layer, first to last.
-    output_activation : {"identity", "tanh", "sigmoid"}, default="identity"
+{parameters}
+    output_activation : {{"identity", "tanh", "sigmoid"}}, default="identity"
         Activation of the outputs; the squared error is taken after it.
-    solver : {"adam", "sgd", "rmsprop", "adagrad"}, default="adam"
-        Optimizer of the flat parameter vector.
-    alpha : float, default=0.0001
-        Strength of the L2 penalty on the weights (not the biases); as in MLPRegressor, it
-        is divided by the batch size when added to the loss.
-    batch_size : int, default=32
-        Sequences per mini-batch (clipped to the number of samples).
-    learning_rate_init : float, default=0.001
-        Step size of the optimizer.
-    max_iter : int, default=200
-        Maximum number of epochs.
-    shuffle : bool, default=True
-        Whether to shuffle the samples before each epoch.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the weight initialisation and the shuffling.
-    tol : float, default=1e-4
-        Training stops once the loss has failed to improve by ``tol`` for
-        ``n_iter_no_change`` consecutive epochs.
-    n_iter_no_change : int, default=10
-        See ``tol``.
-    beta_1, beta_2 : float, default=0.9, 0.999
-        Decay rates of Adam's first and second moment estimates.
-    epsilon : float, default=1e-8
-        Numerical stability term of Adam, RMSprop and Adagrad.
-    momentum : float, default=0.9
-        Momentum of SGD.
-    nesterovs_momentum : bool, default=True
-        Whether SGD uses Nesterov's momentum.
-    rho : float, default=0.9
-        Decay rate of RMSprop's mean square.
-    dtype : {"float32", "float64"}, default="float32"
-        Floating point type of the weights and computations; losses are summed in float64.
 
     Attributes
     ----------
-    network_ : LSTMNetwork
-        The fitted network: ``network_.params`` is the flat parameter vector and
-        ``network_.views`` its per-layer views (PyTorch's layout, gates i, f, g, o).
-    n_features_in_ : int
-        Features per time step seen in fit.
-    n_outputs_ : int
-        Number of outputs.
-    out_activation_ : str
-        Output activation.
-    loss_ : float
-        Training loss of the last epoch.
-    best_loss_ : float
-        Lowest training loss of an epoch.
-    loss_curve_ : list of float
-        Training loss of each epoch.
-    n_iter_ : int
-        Number of epochs run.
-    t_ : int
-        Number of training samples seen.
+{attributes}
 
     Examples
     --------
@@ -435,7 +817,8 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
     >>> reg.predict(X[:3]).shape
     (3,)
     """
-
+)
+class LSTMRegressor(RegressorMixin, _BaseLSTM):
     _parameter_constraints = {
         **_BaseLSTM._parameter_constraints,
         "output_activation": [StrOptions({"identity", "tanh", "sigmoid"})],
@@ -445,41 +828,59 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         self,
         hidden_layer_sizes=(64,),
         *,
-        output_activation="identity",
         solver="adam",
         alpha=0.0001,
         batch_size=32,
+        learning_rate="constant",
         learning_rate_init=0.001,
         max_iter=200,
         shuffle=True,
         random_state=None,
         tol=1e-4,
-        n_iter_no_change=10,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
-        momentum=0.9,
-        nesterovs_momentum=True,
+        n_iter_no_change=10,
         rho=0.9,
+        bidirectional=False,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        clip_norm=None,
         dtype="float32",
+        output_activation="identity",
     ):
         super().__init__(
             hidden_layer_sizes,
             solver=solver,
             alpha=alpha,
             batch_size=batch_size,
+            learning_rate=learning_rate,
             learning_rate_init=learning_rate_init,
             max_iter=max_iter,
             shuffle=shuffle,
             random_state=random_state,
             tol=tol,
-            n_iter_no_change=n_iter_no_change,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
             beta_1=beta_1,
             beta_2=beta_2,
             epsilon=epsilon,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
+            n_iter_no_change=n_iter_no_change,
             rho=rho,
+            bidirectional=bidirectional,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            clip_norm=clip_norm,
             dtype=dtype,
         )
         self.output_activation = output_activation
@@ -489,12 +890,58 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         tags.target_tags.multi_output = True
         return tags
 
-    def _encode_targets(self, y):
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to sequences X and targets y.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps), \
+                or list of arrays of shape (n_timesteps_i, n_features)
+            Training sequences: a 3-D array, a 2-D array of univariate sequences, or a list of
+            sequences of any lengths.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the loss.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train for one epoch on X and y, continuing from the previous call.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps), \
+                or list of arrays of shape (n_timesteps_i, n_features)
+            Training sequences.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the loss.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _encode_targets(self, y, *, reset, classes, incremental):
         y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
         if y.ndim > 2:
             raise ValueError(f"y must be 1-D or 2-D (n_samples, n_outputs); got {y.ndim}-D.")
-        Y = y.reshape(len(y), -1)
-        return Y, SquaredError(self.output_activation), {}
+        return y, y.reshape(len(y), -1), SquaredError(self.output_activation), {}
+
+    @staticmethod
+    def _scorer(loss, target_attributes):
+        return lambda z, y, w: r2_score(y, _values(loss, z), sample_weight=w)
 
     def predict(self, X):
         """Predict targets.
@@ -511,5 +958,10 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
             Predictions.
         """
         z = self._forward(X)
-        y = self._loss.predict(z)
-        return y.ravel() if self.n_outputs_ == 1 else y
+        return _values(self._loss, z)
+
+
+def _values(loss, z):
+    """Regression outputs: the output activation of z, 1-D for a single output."""
+    y = loss.predict(z)
+    return y.ravel() if y.shape[1] == 1 else y

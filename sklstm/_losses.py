@@ -1,11 +1,21 @@
 """The task decides the loss: output activation, loss value and d loss / d logits.
 
-Losses are means over samples and outputs, as in PyTorch and Keras; they are computed in
-float64 whatever the network's dtype.
+Losses are means over samples and outputs, as in PyTorch and Keras, weighted by the sample
+weights when there are any (as scikit-learn's MLP does: sum(w * loss) / sum(w)); they are
+computed in float64 whatever the network's dtype.
 """
 
 import numpy as np
 from scipy.special import expit, log_expit, log_softmax, softmax
+
+
+def _weigh(losses, grads, sample_weight):
+    """Mean of per-sample ``losses`` and the matching per-sample scale of ``grads``, both
+    weighted by ``sample_weight`` (None: equal weights)."""
+    if sample_weight is None:
+        return losses.mean(), grads / len(losses)
+    total = sample_weight.sum()
+    return (sample_weight @ losses) / total, grads * (sample_weight / total)[:, None]
 
 
 class SigmoidCrossEntropy:
@@ -19,11 +29,12 @@ class SigmoidCrossEntropy:
     def log_predict(self, z):
         return log_expit(z)
 
-    def loss_gradient(self, y, z):
+    def loss_gradient(self, y, z, sample_weight=None):
         z64 = z.astype(np.float64)
-        # log(1 + exp(z)) - y z, stable for any z.
-        loss = np.mean(np.logaddexp(0.0, z64) - y * z64)
-        return loss, ((expit(z64) - y) / z.size).astype(z.dtype)
+        # log(1 + exp(z)) - y z, stable for any z; the mean over outputs per sample.
+        losses = np.mean(np.logaddexp(0.0, z64) - y * z64, axis=1)
+        loss, grad = _weigh(losses, (expit(z64) - y) / z.shape[1], sample_weight)
+        return loss, grad.astype(z.dtype)
 
 
 class SoftmaxCrossEntropy:
@@ -37,10 +48,11 @@ class SoftmaxCrossEntropy:
     def log_predict(self, z):
         return log_softmax(z, axis=1)
 
-    def loss_gradient(self, y, z):
+    def loss_gradient(self, y, z, sample_weight=None):
         z64 = z.astype(np.float64)
-        loss = -np.sum(y * log_softmax(z64, axis=1)) / z.shape[0]
-        return loss, ((softmax(z64, axis=1) - y) / z.shape[0]).astype(z.dtype)
+        losses = -np.sum(y * log_softmax(z64, axis=1), axis=1)
+        loss, grad = _weigh(losses, softmax(z64, axis=1) - y, sample_weight)
+        return loss, grad.astype(z.dtype)
 
 
 def _identity(z):
@@ -76,9 +88,10 @@ class SquaredError:
     def predict(self, z):
         return _ACTIVATIONS[self.out_activation][0](z)
 
-    def loss_gradient(self, y, z):
+    def loss_gradient(self, y, z, sample_weight=None):
         f, df = _ACTIVATIONS[self.out_activation]
         a = f(z.astype(np.float64))
         residual = a - y
-        loss = np.mean(residual * residual)
-        return loss, (2.0 * residual * df(a) / z.size).astype(z.dtype)
+        losses = np.mean(residual * residual, axis=1)
+        loss, grad = _weigh(losses, 2.0 * residual * df(a) / z.shape[1], sample_weight)
+        return loss, grad.astype(z.dtype)

@@ -1,11 +1,19 @@
 """The model as data: one flat parameter vector, views per layer, forward and backward.
 
-Layout of the flat vector, layer after layer: ``W_ih`` (4H, D_in), ``W_hh`` stored
-transposed (H, 4H), ``bias`` (4H,), in PyTorch's gate order i, f, g, o; then the dense head
-``W`` (n_outputs, H) and ``b`` (n_outputs,). Gradients use a second vector of the same
-layout. The views show every matrix in PyTorch's shape: ``W_hh`` is the transpose of its
-stored block. Stored transposed, W_hh enters the forward pass's step gemm without a
-transpose: prediction, which has no backward pass to share the cost, never makes one.
+Layout of the flat vector, layer after layer and, in a bidirectional network, direction
+after direction (forward, then reverse): ``W_ih`` (4H, D_in), ``W_hh`` stored transposed
+(H, 4H), ``bias`` (4H,), in PyTorch's gate order i, f, g, o; then the dense head ``W``
+(n_outputs, n_directions * H) and ``b`` (n_outputs,). A layer's input is the layer below's
+output, both directions side by side. Gradients use a second vector of the same layout.
+
+The views show every matrix in PyTorch's shape: ``W_hh`` is the transpose of its stored
+block. Stored transposed, W_hh enters the forward pass's step gemm as it is: prediction,
+which has no backward pass to share the cost of a transpose, never makes one.
+
+The reverse direction runs the same kernels on the batch with every sequence reversed in
+time: reversed sequences keep their lengths, so they pack into the same offsets, and a row
+permutation (``reverse_rows``) maps one layout onto the other. Each sequence's last step in
+the reversed layout is its first step in time, where the reverse direction ends.
 """
 
 from typing import NamedTuple
@@ -13,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._kernels import _lstm
+from ._kernels._packing import reverse_rows, scale_rows, take_rows
 from ._sequences import pack_batch
 
 # Prediction runs in chunks of at most this many sequences (measured fastest on M: their
@@ -23,44 +32,60 @@ PREDICT_BYTES = 1 << 26
 
 
 class LayerParams(NamedTuple):
+    """One direction of one layer."""
+
     W_ih: np.ndarray  # (4H, D_in)
     W_hh: np.ndarray  # (4H, H), a transposed view of the stored (H, 4H) block
     bias: np.ndarray  # (4H,)
 
 
 class Params(NamedTuple):
-    layers: list  # of LayerParams
+    layers: list  # per layer, a tuple of LayerParams: (forward,) or (forward, reverse)
     head_W: np.ndarray
     head_b: np.ndarray
 
     @property
     def weights(self):
         """The views that L2 regularisation applies to (biases excluded)."""
-        return [w for layer in self.layers for w in layer[:2]] + [self.head_W]
+        return [w for layer in self.layers for cell in layer for w in cell[:2]] + [self.head_W]
+
+
+class DropoutMasks(NamedTuple):
+    """One batch's masks, per layer and direction: rows are the batch's sequences, longest
+    first, each kept for all of its steps (Keras's semantics), scaled by 1 / (1 - rate)."""
+
+    inputs: list  # [layer][direction] -> (B, D_in) array, or None without input dropout
+    recurrent: list  # [layer][direction] -> (B, H) array, or None
 
 
 class LSTMNetwork:
     """Stacked LSTM layers and a dense head on the last hidden state of each sequence."""
 
-    def __init__(self, n_features, hidden_sizes, n_outputs, dtype):
+    def __init__(self, n_features, hidden_sizes, n_outputs, dtype, bidirectional=False):
         self.n_features = n_features
         self.hidden_sizes = tuple(hidden_sizes)
         self.n_outputs = n_outputs
         self.dtype = np.dtype(dtype)
+        self.n_directions = 2 if bidirectional else 1
         self.params = np.zeros(self._n_params(), dtype=self.dtype)
         self.views = self.unpack(self.params)
 
+    def layer_inputs(self):
+        """Features per step that each layer reads."""
+        return [self.n_features] + [self.n_directions * H for H in self.hidden_sizes[:-1]]
+
     def _shapes(self):
-        shapes = []
-        n_in = self.n_features
-        for H in self.hidden_sizes:
-            shapes.append([(4 * H, n_in), (H, 4 * H), (4 * H,)])
-            n_in = H
-        return shapes, [(self.n_outputs, n_in), (self.n_outputs,)]
+        layers = [
+            [[(4 * H, n_in), (H, 4 * H), (4 * H,)]] * self.n_directions
+            for n_in, H in zip(self.layer_inputs(), self.hidden_sizes, strict=True)
+        ]
+        head_in = self.n_directions * self.hidden_sizes[-1]
+        return layers, [(self.n_outputs, head_in), (self.n_outputs,)]
 
     def _n_params(self):
         layers, head = self._shapes()
-        return sum(int(np.prod(s)) for s in [*sum(layers, []), *head])
+        cells = [shape for layer in layers for cell in layer for shape in cell]
+        return sum(int(np.prod(s)) for s in [*cells, *head])
 
     def unpack(self, vector):
         """Views of ``vector`` (parameters or gradient) as ``Params``."""
@@ -74,9 +99,10 @@ class LSTMNetwork:
             return view
 
         layer_shapes, head_shapes = self._shapes()
-        layers = []
-        for ih, hh, bias in layer_shapes:
-            layers.append(LayerParams(take(ih), take(hh).T, take(bias)))
+        layers = [
+            tuple(LayerParams(take(ih), take(hh).T, take(bias)) for ih, hh, bias in layer)
+            for layer in layer_shapes
+        ]
         return Params(layers, *map(take, head_shapes))
 
     def __getstate__(self):
@@ -93,65 +119,118 @@ class LSTMNetwork:
         """Keras's defaults: Glorot-uniform input and head weights, orthogonal recurrent
         weights, zero biases but the forget gate's, which starts at 1."""
         for layer in self.views.layers:
-            H = layer.W_hh.shape[1]
-            layer.W_ih[:] = _glorot_uniform(rng, layer.W_ih.shape)
-            layer.W_hh[:] = _orthogonal(rng, layer.W_hh.shape)
-            layer.bias[:] = 0
-            layer.bias[H : 2 * H] = 1
+            for cell in layer:
+                H = cell.W_hh.shape[1]
+                cell.W_ih[:] = _glorot_uniform(rng, cell.W_ih.shape)
+                cell.W_hh[:] = _orthogonal(rng, cell.W_hh.shape)
+                cell.bias[:] = 0
+                cell.bias[H : 2 * H] = 1
         self.views.head_W[:] = _glorot_uniform(rng, self.views.head_W.shape)
         self.views.head_b[:] = 0
 
-    def forward(self, batch, ws, n_threads):
+    def draw_masks(self, rng, batch, dropout, recurrent_dropout):
+        """Dropout masks for a batch of ``batch`` sequences, or None without dropout."""
+        if not dropout and not recurrent_dropout:
+            return None
+
+        def masks(rate, width):
+            if not rate:
+                return [None] * self.n_directions
+            return [
+                ((rng.random((batch, width)) >= rate) / (1.0 - rate)).astype(self.dtype)
+                for _ in range(self.n_directions)
+            ]
+
+        return DropoutMasks(
+            [masks(dropout, n_in) for n_in in self.layer_inputs()],
+            [masks(recurrent_dropout, H) for H in self.hidden_sizes],
+        )
+
+    def forward(self, batch, ws, n_threads, masks=None):
         """Outputs (logits) of a training batch, keeping what ``backward`` needs in ``ws``."""
-        N = batch.offsets[-1]
+        N, offsets = batch.offsets[-1], batch.offsets
+        ws.masks = masks
+        if self.n_directions == 2:
+            reverse_rows(offsets, ws.perm[:N])
         x = batch.X
-        for layer, buf in zip(self.views.layers, ws.layers, strict=True):
-            _lstm.forward_train(
-                x,
-                batch.offsets,
-                layer.W_ih,
-                layer.W_hh.T,
-                layer.bias,
-                buf.G[:N],
-                buf.C[:N],
-                buf.Hs[:N],
-                n_threads,
-            )
-            x = buf.Hs[:N]
-        ws.h_last = x[batch.last_rows]
+        for k, (layer, buffers) in enumerate(zip(self.views.layers, ws.layers, strict=True)):
+            for d, (cell, buf) in enumerate(zip(layer, buffers, strict=True)):
+                x_in = x
+                if d == 1:  # the reverse direction reads the batch reversed in time
+                    take_rows(x, ws.perm[:N], buf.X[:N])
+                    x_in = buf.X[:N]
+                if masks is not None and masks.inputs[k][d] is not None:
+                    scale_rows(x_in, offsets, masks.inputs[k][d], buf.X[:N])
+                    x_in = buf.X[:N]
+                buf.x = x_in  # what backward differentiates against
+                mask = None if masks is None else masks.recurrent[k][d]
+                _lstm.forward_train(
+                    x_in, offsets, cell.W_ih, cell.W_hh.T, cell.bias, buf.G[:N], buf.C[:N],
+                    buf.Hs[:N], None if mask is None else buf.Hm[:N], mask, n_threads,
+                )  # fmt: skip
+            if k < len(self.hidden_sizes) - 1:
+                x = self._layer_output(buffers, ws.outputs[k], ws.perm, N)
+        top = ws.layers[-1]
+        ws.h_last = np.hstack([buf.Hs[batch.last_rows] for buf in top])
         return ws.h_last @ self.views.head_W.T + self.views.head_b
+
+    def _layer_output(self, buffers, out, perm, N):
+        """The layer's hidden states in time order, both directions side by side in
+        ``out``: the next layer's input."""
+        if self.n_directions == 1:
+            return buffers[0].Hs[:N]
+        H = buffers[0].Hs.shape[1]
+        out = out[:N]
+        out[:, :H] = buffers[0].Hs[:N]
+        take_rows(buffers[1].Hs[:N], perm[:N], out[:, H:])
+        return out
 
     def backward(self, batch, ws, d_out, g, n_threads):
         """Gradient of the loss into the views ``g`` of the gradient vector, given
-        ``d_out`` = d loss / d outputs."""
-        N, B = batch.offsets[-1], len(batch.order)
+        ``d_out`` = d loss / d outputs, for the batch ``forward`` last ran."""
+        N, B, offsets = batch.offsets[-1], len(batch.order), batch.offsets
         np.matmul(d_out.T, ws.h_last, out=g.head_W)
         np.sum(d_out, axis=0, out=g.head_b)
-        dH = ws.layers[-1].dHs[:N]
-        dH[:] = 0
-        dH[batch.last_rows] = d_out @ self.views.head_W
+        d_last = d_out @ self.views.head_W
+        top = ws.layers[-1]
+        H = top[0].Hs.shape[1]
+        for d, buf in enumerate(top):  # dL/dh: only at each sequence's last step
+            buf.dHs[:N] = 0
+            buf.dHs[batch.last_rows] = d_last[:, d * H : (d + 1) * H]
+        masks = ws.masks
         for k in range(len(self.hidden_sizes) - 1, -1, -1):
-            layer, grad, buf = self.views.layers[k], g.layers[k], ws.layers[k]
-            x = ws.layers[k - 1].Hs[:N] if k else batch.X
-            dX = ws.layers[k - 1].dHs[:N] if k else None
-            np.copyto(buf.W_hh, layer.W_hh)  # the backward pass takes W_hh untransposed
-            _lstm.backward(
-                x,
-                batch.offsets,
-                layer.W_ih,
-                buf.W_hh,
-                buf.G[:N],
-                buf.C[:N],
-                buf.Hs[:N],
-                dH,
-                buf.dC[:B],
-                grad.W_ih,
-                grad.W_hh.T,
-                grad.bias,
-                dX,
-                n_threads,
-            )
-            dH = dX
+            layer, grad, buffers = self.views.layers[k], g.layers[k], ws.layers[k]
+            for d, (cell, cell_grad, buf) in enumerate(zip(layer, grad, buffers, strict=True)):
+                mask = None if masks is None else masks.recurrent[k][d]
+                if k == 0:
+                    dX = None
+                elif self.n_directions == 1:  # straight into the layer below
+                    dX = ws.layers[k - 1][0].dHs[:N]
+                else:
+                    dX = buf.dX[:N]
+                np.copyto(buf.W_hh, cell.W_hh)  # the backward pass takes W_hh untransposed
+                _lstm.backward(
+                    buf.x, offsets, cell.W_ih, buf.W_hh, buf.G[:N], buf.C[:N], buf.Hs[:N],
+                    buf.dHs[:N], buf.dC[:B], cell_grad.W_ih, cell_grad.W_hh.T,
+                    cell_grad.bias, dX, None if mask is None else buf.Hm[:N], mask,
+                    None if mask is None else buf.R[:B], n_threads,
+                )  # fmt: skip
+                if dX is not None and masks is not None and masks.inputs[k][d] is not None:
+                    scale_rows(dX, offsets, masks.inputs[k][d], dX)
+            if k > 0 and self.n_directions == 2:
+                self._split_input_gradient(buffers, ws.layers[k - 1], ws, N)
+
+    def _split_input_gradient(self, buffers, below, ws, N):
+        """dL/d(input) of a bidirectional layer, as dL/dh of each direction of the layer
+        below: both directions' input gradients, in time order, split by direction."""
+        H = below[0].Hs.shape[1]
+        perm = ws.perm[:N]
+        dX_f, dX_r = buffers[0].dX[:N], buffers[1].dX[:N]  # dX_r in reversed layout
+        forward, reverse = below[0].dHs[:N], below[1].dHs[:N]
+        take_rows(dX_r[:, :H], perm, forward)
+        forward += dX_f[:, :H]
+        take_rows(dX_f[:, H:], perm, reverse)
+        reverse += dX_r[:, H:]
 
     def add_l2(self, g, scale):
         """Add the L2 penalty ``scale / 2 * ||W||^2`` to the gradient views ``g``; return it."""
@@ -172,26 +251,39 @@ class LSTMNetwork:
         )
         max_rows = PREDICT_BYTES // (4 * max(self.hidden_sizes) * self.dtype.itemsize)
         for idx in _chunks(longest_first, seqs.lengths[longest_first], max_rows):
-            N = int(seqs.lengths[idx].sum())
+            N, B = int(seqs.lengths[idx].sum()), len(idx)
             batch = pack_batch(seqs, idx, np.empty((N, self.n_features), dtype=self.dtype))
+            perm = None
+            if self.n_directions == 2:
+                perm = np.empty(N, dtype=np.intp)
+                reverse_rows(batch.offsets, perm)
             x = batch.X
             for layer in self.views.layers:
-                H = layer.W_hh.shape[1]
-                Hs = np.empty((N, H), dtype=self.dtype)
-                _lstm.forward_predict(
-                    x,
-                    batch.offsets,
-                    layer.W_ih,
-                    layer.W_hh.T,
-                    layer.bias,
-                    np.empty((N, 4 * H), dtype=self.dtype),
-                    np.empty((len(idx), H), dtype=self.dtype),
-                    Hs,
-                    n_threads,
+                states = []
+                for d, cell in enumerate(layer):
+                    H = cell.W_hh.shape[1]
+                    x_in = x if d == 0 else _take(x, perm)
+                    Hs = np.empty((N, H), dtype=self.dtype)
+                    _lstm.forward_predict(
+                        x_in, batch.offsets, cell.W_ih, cell.W_hh.T, cell.bias,
+                        np.empty((N, 4 * H), dtype=self.dtype),
+                        np.empty((B, H), dtype=self.dtype), Hs, n_threads,
+                    )  # fmt: skip
+                    states.append(Hs)
+                x = (
+                    states[0]
+                    if len(states) == 1
+                    else np.hstack([states[0], _take(states[1], perm)])
                 )
-                x = Hs
-            out[batch.order] = x[batch.last_rows] @ self.views.head_W.T + self.views.head_b
+            h_last = np.hstack([Hs[batch.last_rows] for Hs in states])
+            out[batch.order] = h_last @ self.views.head_W.T + self.views.head_b
         return out
+
+
+def _take(x, rows):
+    out = np.empty_like(x)
+    take_rows(x, rows, out)
+    return out
 
 
 def _chunks(order, lengths, max_rows):
@@ -205,23 +297,35 @@ def _chunks(order, lengths, max_rows):
         start = stop
 
 
-class _LayerBuffers:
-    def __init__(self, rows, batch, H, dtype):
-        self.W_hh = np.empty((4 * H, H), dtype=dtype)
+class _CellBuffers:
+    """One direction of one layer: what its forward pass keeps and its backward pass uses."""
+
+    def __init__(self, rows, batch, n_in, H, dtype, staged_input, recurrent_dropout, dX):
         self.G = np.empty((rows, 4 * H), dtype=dtype)
         self.C = np.empty((rows, H), dtype=dtype)
         self.Hs = np.empty((rows, H), dtype=dtype)
         self.dHs = np.empty((rows, H), dtype=dtype)
         self.dC = np.empty((batch, H), dtype=dtype)
+        self.W_hh = np.empty((4 * H, H), dtype=dtype)
+        # The input as this direction reads it, when it is not the layer below's output
+        # itself: reversed in time, or under input dropout.
+        self.X = np.empty((rows, n_in), dtype=dtype) if staged_input else None
+        self.Hm = np.empty((rows, H), dtype=dtype) if recurrent_dropout else None
+        self.R = np.empty((batch, H), dtype=dtype) if recurrent_dropout else None
+        # Bidirectional layers above the first: each direction's input gradient.
+        self.dX = np.empty((rows, n_in), dtype=dtype) if dX else None
+        self.x = None  # the input forward read, for backward
 
 
 class Workspace:
     """Buffers of training's forward and backward passes, reused from batch to batch."""
 
-    def __init__(self, network):
+    def __init__(self, network, dropout=0.0, recurrent_dropout=0.0):
         self.network = network
+        self.dropout, self.recurrent_dropout = dropout, recurrent_dropout
         self.rows = self.batch = 0
         self.h_last = None  # the head's input, kept by forward for backward
+        self.masks = None  # the dropout masks forward used
 
     def ensure(self, rows, batch):
         """Make room for a batch of ``batch`` sequences with ``rows`` steps in all."""
@@ -229,8 +333,30 @@ class Workspace:
             return
         net = self.network
         self.rows, self.batch = max(rows, self.rows), max(batch, self.batch)
+        bidirectional = net.n_directions == 2
         self.X = np.empty((self.rows, net.n_features), dtype=net.dtype)
-        self.layers = [_LayerBuffers(self.rows, self.batch, H, net.dtype) for H in net.hidden_sizes]
+        self.perm = np.empty(self.rows, dtype=np.intp)
+        self.layers = [
+            [
+                _CellBuffers(
+                    self.rows,
+                    self.batch,
+                    n_in,
+                    H,
+                    net.dtype,
+                    staged_input=d == 1 or bool(self.dropout),
+                    recurrent_dropout=bool(self.recurrent_dropout),
+                    dX=bidirectional and k > 0,
+                )  # fmt: skip
+                for d in range(net.n_directions)
+            ]
+            for k, (n_in, H) in enumerate(zip(net.layer_inputs(), net.hidden_sizes, strict=True))
+        ]
+        # Each bidirectional layer's output but the top one's: the next layer's input.
+        self.outputs = [
+            np.empty((self.rows, 2 * H), dtype=net.dtype) if bidirectional else None
+            for H in net.hidden_sizes[:-1]
+        ]
 
 
 def _glorot_uniform(rng, shape):

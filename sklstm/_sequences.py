@@ -78,6 +78,11 @@ def _regular(X, dtype):
         raise ValueError(
             f"X must be a 3-D array (n_samples, n_timesteps, n_features), a 2-D array of "
             f"univariate sequences or a list of 2-D arrays; got a {X.ndim}-D array."
+            + (
+                " Reshape your data: X.reshape(1, -1) is one univariate sequence."
+                if X.ndim == 1
+                else ""
+            )
         )
     return _from_array(check_array(X, dtype=dtype, order="C", allow_nd=True, input_name="X"))
 

@@ -29,8 +29,10 @@ def to_torch(est):
         zero). When the layers differ in size, which one ``nn.LSTM`` cannot hold, a
         ``ModuleList`` of one-layer LSTMs to apply in order.
     head : torch.nn.Linear
-        The output layer, applied to the last layer's hidden state at each sequence's last
-        step; the output activation (``est.out_activation_``) is left to the caller.
+        The output layer, applied to the last layer's final hidden state of each sequence
+        (``h_n[-1]``; ``torch.cat([h_n[-2], h_n[-1]], 1)`` for a bidirectional model, the
+        reverse direction's final state being at the sequence's first step); the output
+        activation (``est.out_activation_``) is left to the caller.
 
     Examples
     --------
@@ -50,26 +52,38 @@ def to_torch(est):
     dtype = torch.float64 if net.dtype == np.float64 else torch.float32
     sizes = net.hidden_sizes
 
+    bidirectional = net.n_directions == 2
+
     def lstm_module(n_in, H, n_layers):
-        return torch.nn.LSTM(n_in, H, num_layers=n_layers, batch_first=True, dtype=dtype)
+        return torch.nn.LSTM(
+            n_in, H, num_layers=n_layers, batch_first=True, dtype=dtype,
+            bidirectional=bidirectional,
+        )  # fmt: skip
 
     if len(set(sizes)) == 1:
         lstm = lstm_module(net.n_features, sizes[0], len(sizes))
         slots = [(lstm, k) for k in range(len(sizes))]
     else:
-        n_in = [net.n_features, *sizes[:-1]]
-        lstm = torch.nn.ModuleList(lstm_module(d, H, 1) for d, H in zip(n_in, sizes, strict=True))
+        lstm = torch.nn.ModuleList(
+            lstm_module(n_in, H, 1) for n_in, H in zip(net.layer_inputs(), sizes, strict=True)
+        )
         slots = [(module, 0) for module in lstm]
-    head = torch.nn.Linear(sizes[-1], net.n_outputs, dtype=dtype)
+    head = torch.nn.Linear(net.n_directions * sizes[-1], net.n_outputs, dtype=dtype)
     with torch.no_grad():
         for (module, k), layer in zip(slots, net.views.layers, strict=True):
-            getattr(module, f"weight_ih_l{k}").copy_(torch.from_numpy(layer.W_ih))
-            getattr(module, f"weight_hh_l{k}").copy_(torch.from_numpy(layer.W_hh))
-            getattr(module, f"bias_ih_l{k}").copy_(torch.from_numpy(layer.bias))
-            getattr(module, f"bias_hh_l{k}").zero_()
+            for suffix, cell in zip(_SUFFIXES, layer, strict=False):
+                name = f"l{k}{suffix}"
+                getattr(module, f"weight_ih_{name}").copy_(torch.from_numpy(cell.W_ih))
+                getattr(module, f"weight_hh_{name}").copy_(torch.from_numpy(cell.W_hh))
+                getattr(module, f"bias_ih_{name}").copy_(torch.from_numpy(cell.bias))
+                getattr(module, f"bias_hh_{name}").zero_()
         head.weight.copy_(torch.from_numpy(net.views.head_W))
         head.bias.copy_(torch.from_numpy(net.views.head_b))
     return lstm, head
+
+
+# PyTorch's parameter names, forward then reverse direction.
+_SUFFIXES = ("", "_reverse")
 
 
 def load_torch(est, lstm, head):
@@ -97,10 +111,14 @@ def load_torch(est, lstm, head):
             f"The estimator has {len(net.hidden_sizes)} LSTM layers, the modules {len(slots)}."
         )
     for module in modules:
-        if module.bidirectional or module.proj_size or not module.bias:
+        if module.bidirectional != (net.n_directions == 2):
+            kind = {True: "bidirectional", False: "unidirectional"}
             raise ValueError(
-                "Only unidirectional LSTMs with biases and without projections can be loaded."
+                f"The modules are {kind[module.bidirectional]}, the estimator is "
+                f"{kind[net.n_directions == 2]}."
             )
+        if module.proj_size or not module.bias:
+            raise ValueError("Only LSTMs with biases and without projections can be loaded.")
 
     def array(tensor):
         return tensor.detach().cpu().numpy().astype(net.dtype)
@@ -108,13 +126,14 @@ def load_torch(est, lstm, head):
     params = net.params.copy()
     views = net.unpack(params)
     for (module, k), layer in zip(slots, views.layers, strict=True):
-        _assign(layer.W_ih, array(getattr(module, f"weight_ih_l{k}")), f"weight_ih_l{k}")
-        _assign(layer.W_hh, array(getattr(module, f"weight_hh_l{k}")), f"weight_hh_l{k}")
-        _assign(
-            layer.bias,
-            array(getattr(module, f"bias_ih_l{k}")) + array(getattr(module, f"bias_hh_l{k}")),
-            f"bias_l{k}",
-        )
+        for suffix, cell in zip(_SUFFIXES, layer, strict=False):
+            name = f"l{k}{suffix}"
+            _assign(cell.W_ih, array(getattr(module, f"weight_ih_{name}")), f"weight_ih_{name}")
+            _assign(cell.W_hh, array(getattr(module, f"weight_hh_{name}")), f"weight_hh_{name}")
+            bias = array(getattr(module, f"bias_ih_{name}")) + array(
+                getattr(module, f"bias_hh_{name}")
+            )
+            _assign(cell.bias, bias, f"bias_{name}")
     _assign(views.head_W, array(head.weight), "head.weight")
     _assign(views.head_b, array(head.bias), "head.bias")
     net.params[:] = params  # all shapes checked: replace the weights at once

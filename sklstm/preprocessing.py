@@ -14,8 +14,8 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
 
     The mean and standard deviation of each feature are taken over every time step of every
     sequence, so sequences of different lengths weigh by their length. Output has the
-    format of the input: a 3-D array, a 2-D array of univariate sequences, or a list of
-    sequences.
+    format of the input: a 3-D array, a 2-D array of univariate sequences, or, for
+    sequences of different lengths, a list of them.
 
     Attributes
     ----------
@@ -102,12 +102,11 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         seqs = check_sequences(X, dtype=np.float64, n_features=self.n_features_in_)
         data = function(seqs.data)
-        if isinstance(X, (list, tuple)):
-            return [
-                d.reshape(np.shape(x))
-                for d, x in zip(np.split(data, seqs.starts[1:]), X, strict=True)
-            ]
-        return data.reshape(np.shape(X))
+        if not seqs.equal_lengths:  # a ragged list: each sequence in its own shape
+            steps = np.split(data, seqs.starts[1:])
+            return [d.reshape(np.shape(x)) for d, x in zip(steps, X, strict=True)]
+        univariate = np.asarray(X).ndim == 2
+        return data.reshape((seqs.n_samples, -1) + (() if univariate else (data.shape[1],)))
 
 
 def make_windows(series, window, horizon=1):

@@ -11,27 +11,28 @@ def random_sequences(rng, lengths, n_features, dtype=np.float64):
     return [rng.normal(size=(T, n_features)).astype(dtype) for T in lengths]
 
 
-def make_network(rng, n_features, hidden_sizes, n_outputs, dtype=np.float64):
-    net = LSTMNetwork(n_features, hidden_sizes, n_outputs, dtype)
+def make_network(rng, n_features, hidden_sizes, n_outputs, dtype=np.float64, bidirectional=False):
+    net = LSTMNetwork(n_features, hidden_sizes, n_outputs, dtype, bidirectional)
     net.initialize(rng)
     # Random biases too, so that no gradient is checked only at a symmetric point.
     for layer in net.views.layers:
-        layer.bias[:] = rng.normal(scale=0.5, size=layer.bias.shape)
+        for cell in layer:
+            cell.bias[:] = rng.normal(scale=0.5, size=cell.bias.shape)
     net.views.head_b[:] = rng.normal(size=net.views.head_b.shape)
     return net
 
 
-def loss_and_grad(net, X, Y, loss, n_threads=1):
+def loss_and_grad(net, X, Y, loss, n_threads=1, masks=None):
     """Loss and flat gradient of one batch holding every sequence of X, through the same
-    code path as training."""
+    code path as training; ``masks``: fixed dropout masks (``LSTMNetwork.draw_masks``)."""
     seqs = check_sequences(X, dtype=net.dtype)
     idx = np.arange(seqs.n_samples)
-    ws = Workspace(net)
+    ws = Workspace(net, dropout=masks is not None, recurrent_dropout=masks is not None)
     ws.ensure(int(seqs.lengths.sum()), seqs.n_samples)
     grad = np.zeros_like(net.params)
     with single_threaded_blas():
         batch = pack_batch(seqs, idx, ws.X)
-        out = net.forward(batch, ws, n_threads)
+        out = net.forward(batch, ws, n_threads, masks)
         value, d_out = loss.loss_gradient(Y[batch.order], out)
         net.backward(batch, ws, d_out, net.unpack(grad), n_threads)
     return value, grad

@@ -55,7 +55,8 @@ def test_load_torch_puts_torch_weights_in(rng, sizes):
     # b_ih and b_hh are folded into one bias.
     folded = lstm[0] if isinstance(lstm, torch.nn.ModuleList) else lstm
     np.testing.assert_allclose(
-        reg.network_.views.layers[0].bias, (folded.bias_ih_l0 + folded.bias_hh_l0).detach().numpy()
+        reg.network_.views.layers[0][0].bias,
+        (folded.bias_ih_l0 + folded.bias_hh_l0).detach().numpy(),
     )
 
 

@@ -49,13 +49,21 @@ def run_layer(net, X, n_threads):
     ws = Workspace(net)
     ws.ensure(int(seqs.lengths.sum()), seqs.n_samples)
     batch = pack_batch(seqs, np.arange(seqs.n_samples), ws.X)
-    buf = ws.layers[0]
+    buf = ws.layers[0][0]
     N, B = batch.offsets[-1], len(batch.order)
-    weights = kernel_weights(net.views.layers[0])
+    weights = kernel_weights(net.views.layers[0][0])
     out = {}
     with single_threaded_blas():
         _lstm.forward_train(
-            batch.X, batch.offsets, *weights, buf.G[:N], buf.C[:N], buf.Hs[:N], n_threads
+            batch.X,
+            batch.offsets,
+            *weights,
+            buf.G[:N],
+            buf.C[:N],
+            buf.Hs[:N],
+            None,
+            None,
+            n_threads,
         )
         out |= {"G": buf.G[:N].copy(), "C": buf.C[:N].copy(), "Hs": buf.Hs[:N].copy()}
         grads = [np.empty_like(w) for w in weights]
@@ -65,7 +73,7 @@ def run_layer(net, X, n_threads):
             batch.X,
             batch.offsets,
             weights[0],
-            np.ascontiguousarray(net.views.layers[0].W_hh),  # backward takes it untransposed
+            np.ascontiguousarray(net.views.layers[0][0].W_hh),  # backward takes it untransposed
             buf.G[:N],
             buf.C[:N],
             buf.Hs[:N],
@@ -73,6 +81,9 @@ def run_layer(net, X, n_threads):
             buf.dC[:B],
             *grads,
             dX,
+            None,
+            None,
+            None,
             n_threads,
         )
     return batch, out | dict(zip(["dW_ih", "dW_hhT", "dbias"], grads, strict=True), dX=dX)
@@ -99,7 +110,7 @@ def test_forward_matches_step_by_step_reference(rng, scheme):
     for i, sample in enumerate(batch.order):
         rows = batch.offsets[:-1][: len(X[sample])] + i
         np.testing.assert_allclose(
-            Hs[rows], reference_lstm(net.views.layers[0], X[sample]), rtol=1e-12, atol=1e-14
+            Hs[rows], reference_lstm(net.views.layers[0][0], X[sample]), rtol=1e-12, atol=1e-14
         )
 
 
@@ -121,7 +132,7 @@ def test_forward_predict_matches_forward_train(rng, scheme):
     G, C, Hs = np.empty((N, 20)), np.empty((B, 5)), np.empty((N, 5))
     with single_threaded_blas():
         _lstm.forward_predict(
-            batch.X, batch.offsets, *kernel_weights(net.views.layers[0]), G, C, Hs, 2
+            batch.X, batch.offsets, *kernel_weights(net.views.layers[0][0]), G, C, Hs, 2
         )
     np.testing.assert_array_equal(Hs, out["Hs"])
 
@@ -173,13 +184,13 @@ def test_kernels_reject_inconsistent_buffers(rng):
     net = make_network(rng, 3, (4,), 1)
     X, offsets = np.zeros((6, 3)), np.array([0, 3, 6])
     G, C, Hs = np.empty((6, 16)), np.empty((6, 4)), np.empty((6, 4))
-    weights = kernel_weights(net.views.layers[0])
+    weights = kernel_weights(net.views.layers[0][0])
     with pytest.raises(ValueError, match=r"G has shape \(6, 15\), expected \(6, 16\)"):
-        _lstm.forward_train(X, offsets, *weights, np.empty((6, 15)), C, Hs, 1)
+        _lstm.forward_train(X, offsets, *weights, np.empty((6, 15)), C, Hs, None, None, 1)
     with pytest.raises(ValueError, match="non-increasing"):
-        _lstm.forward_train(X, np.array([0, 2, 6]), *weights, G, C, Hs, 1)
+        _lstm.forward_train(X, np.array([0, 2, 6]), *weights, G, C, Hs, None, None, 1)
     with pytest.raises(ValueError, match="from 0 to the number of packed rows"):
-        _lstm.forward_train(X, np.array([0, 3, 5]), *weights, G, C, Hs, 1)
+        _lstm.forward_train(X, np.array([0, 3, 5]), *weights, G, C, Hs, None, None, 1)
     # W_hh transposed: H is read from it, so the first buffer found at odds is named.
     with pytest.raises(ValueError, match=r"has shape \(\d+, \d+\), expected"):
         _lstm.backward(
@@ -193,6 +204,9 @@ def test_kernels_reject_inconsistent_buffers(rng):
             np.empty((6, 4)),
             np.empty((3, 4)),
             *[np.empty_like(w) for w in weights],
+            None,
+            None,
+            None,
             None,
             1,
         )

@@ -18,15 +18,20 @@ def torch_forward_backward(net, X, Y, loss_name):
     from torch.nn.utils.rnn import pack_sequence
 
     views = net.views
+    bidirectional = net.n_directions == 2
+    suffixes = ("", "_reverse")
     layers = []
-    for layer in views.layers:
-        H = layer.W_hh.shape[1]
-        lstm = torch.nn.LSTM(layer.W_ih.shape[1], H, batch_first=True, dtype=torch.float64)
+    for n_in, layer in zip(net.layer_inputs(), views.layers, strict=True):
+        H = layer[0].W_hh.shape[1]
+        lstm = torch.nn.LSTM(
+            n_in, H, batch_first=True, bidirectional=bidirectional, dtype=torch.float64
+        )
         with torch.no_grad():
-            lstm.weight_ih_l0.copy_(torch.from_numpy(layer.W_ih))
-            lstm.weight_hh_l0.copy_(torch.from_numpy(layer.W_hh))
-            lstm.bias_ih_l0.copy_(torch.from_numpy(layer.bias))
-            lstm.bias_hh_l0.zero_()
+            for suffix, cell in zip(suffixes, layer, strict=False):
+                getattr(lstm, f"weight_ih_l0{suffix}").copy_(torch.from_numpy(cell.W_ih))
+                getattr(lstm, f"weight_hh_l0{suffix}").copy_(torch.from_numpy(cell.W_hh))
+                getattr(lstm, f"bias_ih_l0{suffix}").copy_(torch.from_numpy(cell.bias))
+                getattr(lstm, f"bias_hh_l0{suffix}").zero_()
         layers.append(lstm)
     head = torch.nn.Linear(*views.head_W.shape[::-1], dtype=torch.float64)
     with torch.no_grad():
@@ -38,7 +43,8 @@ def torch_forward_backward(net, X, Y, loss_name):
     )
     for lstm in layers:
         x, (h_n, _) = lstm(x)
-    z = head(h_n[-1])  # h_n is in the original order of X
+    # h_n is in the original order of X; both directions' final states, side by side.
+    z = head(torch.cat(list(h_n), dim=1))
     y = torch.from_numpy(Y)
     if loss_name in ("binary", "multilabel"):
         loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)
@@ -51,11 +57,12 @@ def torch_forward_backward(net, X, Y, loss_name):
 
     flat = np.zeros_like(net.params)
     grad = net.unpack(flat)
-    for lstm, g in zip(layers, grad.layers, strict=True):
-        g.W_ih[:] = lstm.weight_ih_l0.grad.numpy()
-        g.W_hh[:] = lstm.weight_hh_l0.grad.numpy()
-        # b_ih and b_hh enter the gates as a sum, so each has the folded bias's gradient.
-        g.bias[:] = lstm.bias_ih_l0.grad.numpy()
+    for lstm, layer in zip(layers, grad.layers, strict=True):
+        for suffix, g in zip(suffixes, layer, strict=False):
+            g.W_ih[:] = getattr(lstm, f"weight_ih_l0{suffix}").grad.numpy()
+            g.W_hh[:] = getattr(lstm, f"weight_hh_l0{suffix}").grad.numpy()
+            # b_ih and b_hh enter the gates as a sum: each has the folded bias's gradient.
+            g.bias[:] = getattr(lstm, f"bias_ih_l0{suffix}").grad.numpy()
     grad.head_W[:] = head.weight.grad.numpy()
     grad.head_b[:] = head.bias.grad.numpy()
     return z.detach().numpy(), float(loss.detach()), flat

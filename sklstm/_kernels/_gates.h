@@ -62,9 +62,25 @@
         }                                                                                   \
     }
 
+/* Recurrent dropout: out = a * mask (the masked hidden state), acc += mask * r (its
+ * gradient back through the mask). */
+#define SK_MASKING(T, MUL, MUL_ADD)                                                         \
+    static inline void MUL(T *out, const T *a, const T *mask, ptrdiff_t H)                  \
+    {                                                                                       \
+        _Pragma("omp simd")                                                                 \
+        for (ptrdiff_t j = 0; j < H; j++) out[j] = a[j] * mask[j];                          \
+    }                                                                                       \
+    static inline void MUL_ADD(T *acc, const T *mask, const T *r, ptrdiff_t H)              \
+    {                                                                                       \
+        _Pragma("omp simd")                                                                 \
+        for (ptrdiff_t j = 0; j < H; j++) acc[j] += mask[j] * r[j];                         \
+    }
+
 SK_GATES_FORWARD(float, sk_gates_forward_f, sk_sigmoidf, sk_tanhf)
 SK_GATES_FORWARD(double, sk_gates_forward_d, sk_sigmoid, sk_tanh)
 SK_GATES_BACKWARD(float, sk_gates_backward_f, sk_tanhf)
 SK_GATES_BACKWARD(double, sk_gates_backward_d, sk_tanh)
+SK_MASKING(float, sk_mul_f, sk_mul_add_f)
+SK_MASKING(double, sk_mul_d, sk_mul_add_d)
 
 #endif

@@ -60,6 +60,10 @@ cdef extern from "_gates.h" nogil:
                              float *dc, Py_ssize_t H)
     void sk_gates_backward_d(double *g, const double *c, const double *c_prev,
                              const double *dh, double *dc, Py_ssize_t H)
+    void sk_mul_f(float *out, const float *a, const float *mask, Py_ssize_t H)
+    void sk_mul_d(double *out, const double *a, const double *mask, Py_ssize_t H)
+    void sk_mul_add_f(float *acc, const float *mask, const float *r, Py_ssize_t H)
+    void sk_mul_add_d(double *acc, const double *mask, const double *r, Py_ssize_t H)
 
 
 # Tests force a scheme, to check both at sizes where finite differences are cheap:
@@ -122,6 +126,8 @@ cdef inline void _cell_forward(
     floating *G,                        # IN/OUT (N, 4H): pre-activations in, activations out
     floating *C,                        # IN/OUT (N, H) if keep_cells, else (B, H) in place
     floating *Hs,                       # OUT (N, H)
+    floating *Hm,                       # OUT (N, H) h * recurrent mask, or NULL
+    const floating *mask,               # IN (B, H) recurrent dropout mask, or NULL
     const floating *zeros,              # IN (H,) the initial cell state
     Py_ssize_t H, bint keep_cells,
 ) noexcept nogil:
@@ -132,8 +138,12 @@ cdef inline void _cell_forward(
         c_prev = C + (offsets[t - 1] + i) * H if keep_cells else c
     if floating is float:
         sk_gates_forward_f(G + row * 4 * H, bias, c_prev, c, Hs + row * H, H)
+        if mask != NULL:
+            sk_mul_f(Hm + row * H, Hs + row * H, mask + i * H, H)
     else:
         sk_gates_forward_d(G + row * 4 * H, bias, c_prev, c, Hs + row * H, H)
+        if mask != NULL:
+            sk_mul_d(Hm + row * H, Hs + row * H, mask + i * H, H)
 
 
 cdef inline void _cell_backward(
@@ -141,8 +151,10 @@ cdef inline void _cell_backward(
     const Py_ssize_t *offsets,
     floating *G,                        # IN/OUT (N, 4H): activations in, gate gradients out
     const floating *C,                  # IN (N, H)
-    const floating *dHs,                # IN (N, H): dL/dh, the recurrent part included
+    floating *dHs,                      # IN/OUT (N, H): dL/dh, the recurrent part added
     floating *dC,                       # IN/OUT (B, H): dL/dc from step t + 1 in, of t out
+    const floating *R,                  # IN (B, H) dG of step t + 1 @ W_hh, if mask
+    const floating *mask,               # IN (B, H) recurrent dropout mask, or NULL
     const floating *zeros,              # IN (H,)
     Py_ssize_t H,
 ) noexcept nogil:
@@ -151,8 +163,12 @@ cdef inline void _cell_backward(
     if not has_next:  # the sequence ends here: no cell gradient from a next step
         memset(dC + i * H, 0, H * sizeof(floating))
     if floating is float:
+        if has_next and mask != NULL:  # the recurrent gradient, back through the mask
+            sk_mul_add_f(dHs + row * H, mask + i * H, R + i * H, H)
         sk_gates_backward_f(G + row * 4 * H, C + row * H, c_prev, dHs + row * H, dC + i * H, H)
     else:
+        if has_next and mask != NULL:
+            sk_mul_add_d(dHs + row * H, mask + i * H, R + i * H, H)
         sk_gates_backward_d(G + row * 4 * H, C + row * H, c_prev, dHs + row * H, dC + i * H, H)
 
 
@@ -160,27 +176,31 @@ cdef void _forward_rows(
     Py_ssize_t r0, Py_ssize_t rows,     # the block: rows r0 to r0 + rows of the batch
     const Py_ssize_t *offsets, Py_ssize_t T,
     const floating *W_hhT,              # IN (H, 4H)
-    const floating *bias, floating *G, floating *C, floating *Hs, const floating *zeros,
-    Py_ssize_t H, bint keep_cells,
+    const floating *bias, floating *G, floating *C, floating *Hs, floating *Hm,
+    const floating *mask, const floating *zeros, Py_ssize_t H, bint keep_cells,
 ) noexcept nogil:
+    # The recurrent product takes h_{t-1}, masked under recurrent dropout.
+    cdef const floating *h_in = Hs if mask == NULL else Hm
     cdef Py_ssize_t t, i, m
     for t in range(T):
         m = min(rows, _rows_at(offsets, T, t) - r0)
         if m <= 0:
             break
         if t > 0:
-            gemm(False, False, m, 4 * H, H, 1.0, Hs + (offsets[t - 1] + r0) * H, H, W_hhT,
+            gemm(False, False, m, 4 * H, H, 1.0, h_in + (offsets[t - 1] + r0) * H, H, W_hhT,
                  4 * H, 1.0, G + (offsets[t] + r0) * 4 * H, 4 * H)
         for i in range(r0, r0 + m):
-            _cell_forward(t, i, offsets, bias, G, C, Hs, zeros, H, keep_cells)
+            _cell_forward(t, i, offsets, bias, G, C, Hs, Hm, mask, zeros, H, keep_cells)
 
 
 cdef void _forward_columns(
     const Py_ssize_t *offsets, Py_ssize_t T,
     const floating *W_hhT,              # IN (H, 4H)
-    const floating *bias, floating *G, floating *C, floating *Hs, const floating *zeros,
-    Py_ssize_t H, bint keep_cells, int n_threads,
+    const floating *bias, floating *G, floating *C, floating *Hs, floating *Hm,
+    const floating *mask, const floating *zeros, Py_ssize_t H, bint keep_cells,
+    int n_threads,
 ) noexcept nogil:
+    cdef const floating *h_in = Hs if mask == NULL else Hm
     cdef Py_ssize_t width = _job_width(_rows_at(offsets, T, 0), 4 * H, H)
     cdef Py_ssize_t jobs = (4 * H + width - 1) // width
     cdef Py_ssize_t q, c0, r, i
@@ -192,18 +212,19 @@ cdef void _forward_columns(
                 for q in prange(jobs, schedule="dynamic"):
                     c0 = q * width
                     gemm(False, False, m, min(width, 4 * H - c0), H, 1.0,
-                         Hs + offsets[t - 1] * H, H, W_hhT + c0, 4 * H, 1.0,
+                         h_in + offsets[t - 1] * H, H, W_hhT + c0, 4 * H, 1.0,
                          G + offsets[t] * 4 * H + c0, 4 * H)
             for r in prange((m + GATE_ROWS - 1) // GATE_ROWS, schedule="dynamic"):
                 for i in range(r * GATE_ROWS, min(m, (r + 1) * GATE_ROWS)):
-                    _cell_forward(t, i, offsets, bias, G, C, Hs, zeros, H, keep_cells)
+                    _cell_forward(t, i, offsets, bias, G, C, Hs, Hm, mask, zeros, H,
+                                  keep_cells)
 
 
 cdef void _backward_rows(
     Py_ssize_t r0, Py_ssize_t rows, const Py_ssize_t *offsets, Py_ssize_t T,
     const floating *W_hh,               # IN (4H, H)
-    floating *G, const floating *C, floating *dHs, floating *dC, const floating *zeros,
-    Py_ssize_t H,
+    floating *G, const floating *C, floating *dHs, floating *dC, floating *R,
+    const floating *mask, const floating *zeros, Py_ssize_t H,
 ) noexcept nogil:
     cdef Py_ssize_t t, i, m, m_next = 0
     cdef Py_ssize_t t_end = 0
@@ -212,18 +233,24 @@ cdef void _backward_rows(
     for t in range(t_end - 1, -1, -1):
         m = min(rows, _rows_at(offsets, T, t) - r0)
         for i in range(r0, r0 + m):
-            _cell_backward(t, i, i < r0 + m_next, offsets, G, C, dHs, dC, zeros, H)
-        if t > 0:  # dL/dh of step t - 1 += dG of step t @ W_hh
-            gemm(False, False, m, H, 4 * H, 1.0, G + (offsets[t] + r0) * 4 * H, 4 * H, W_hh,
-                 H, 1.0, dHs + (offsets[t - 1] + r0) * H, H)
+            _cell_backward(t, i, i < r0 + m_next, offsets, G, C, dHs, dC, R, mask, zeros, H)
+        if t > 0:
+            # dL/dh of step t - 1 += dG of step t @ W_hh; under recurrent dropout, into R,
+            # for the mask to apply at step t - 1.
+            if mask == NULL:
+                gemm(False, False, m, H, 4 * H, 1.0, G + (offsets[t] + r0) * 4 * H, 4 * H,
+                     W_hh, H, 1.0, dHs + (offsets[t - 1] + r0) * H, H)
+            else:
+                gemm(False, False, m, H, 4 * H, 1.0, G + (offsets[t] + r0) * 4 * H, 4 * H,
+                     W_hh, H, 0.0, R + r0 * H, H)
         m_next = m
 
 
 cdef void _backward_columns(
     const Py_ssize_t *offsets, Py_ssize_t T,
     const floating *W_hh,               # IN (4H, H)
-    floating *G, const floating *C, floating *dHs, floating *dC, const floating *zeros,
-    Py_ssize_t H, int n_threads,
+    floating *G, const floating *C, floating *dHs, floating *dC, floating *R,
+    const floating *mask, const floating *zeros, Py_ssize_t H, int n_threads,
 ) noexcept nogil:
     cdef Py_ssize_t width = _job_width(_rows_at(offsets, T, 0), H, 4 * H)
     cdef Py_ssize_t jobs = (H + width - 1) // width
@@ -235,13 +262,18 @@ cdef void _backward_columns(
             m_next = _rows_at(offsets, T, t + 1)
             for r in prange((m + GATE_ROWS - 1) // GATE_ROWS, schedule="dynamic"):
                 for i in range(r * GATE_ROWS, min(m, (r + 1) * GATE_ROWS)):
-                    _cell_backward(t, i, i < m_next, offsets, G, C, dHs, dC, zeros, H)
+                    _cell_backward(t, i, i < m_next, offsets, G, C, dHs, dC, R, mask, zeros,
+                                   H)
             if t > 0:
                 for q in prange(jobs, schedule="dynamic"):
                     c0 = q * width
-                    gemm(False, False, m, min(width, H - c0), 4 * H, 1.0,
-                         G + offsets[t] * 4 * H, 4 * H, W_hh + c0, H, 1.0,
-                         dHs + offsets[t - 1] * H + c0, H)
+                    if mask == NULL:
+                        gemm(False, False, m, min(width, H - c0), 4 * H, 1.0,
+                             G + offsets[t] * 4 * H, 4 * H, W_hh + c0, H, 1.0,
+                             dHs + offsets[t - 1] * H + c0, H)
+                    else:
+                        gemm(False, False, m, min(width, H - c0), 4 * H, 1.0,
+                             G + offsets[t] * 4 * H, 4 * H, W_hh + c0, H, 0.0, R + c0, H)
 
 
 cdef void _recurrent_weight_grad(
@@ -295,6 +327,44 @@ cdef void _project(
              0.0, out + r0 * n_out, n_out)
 
 
+def forward_train(
+    const floating[:, ::1] X,           # IN  (N, D) packed inputs
+    const Py_ssize_t[::1] offsets,      # IN  (T + 1,) first row of each step
+    const floating[:, ::1] W_ih,        # IN  (4H, D)
+    const floating[:, ::1] W_hhT,       # IN  (H, 4H)
+    const floating[::1] bias,           # IN  (4H,)
+    floating[:, ::1] G,                 # OUT (N, 4H) gate activations, kept for backward
+    floating[:, ::1] C,                 # OUT (N, H) cell states
+    floating[:, ::1] Hs,                # OUT (N, H) hidden states
+    floating[:, ::1] Hm,                # OUT (N, H) Hs * mask, or None without the mask
+    const floating[:, ::1] mask,        # IN  (B, H) recurrent dropout mask, or None
+    int n_threads,
+):
+    """Forward pass of one layer, keeping what ``backward`` needs.
+
+    With a recurrent dropout mask (one per sequence, the same at every step), the
+    recurrent product takes ``h_{t-1} * mask``, kept in ``Hm`` for backward.
+    """
+    _forward(X, offsets, W_ih, W_hhT, bias, G, C, Hs, Hm, mask, n_threads, True)
+
+
+def forward_predict(
+    const floating[:, ::1] X,           # IN  (N, D) packed inputs
+    const Py_ssize_t[::1] offsets,      # IN  (T + 1,)
+    const floating[:, ::1] W_ih,        # IN  (4H, D)
+    const floating[:, ::1] W_hhT,       # IN  (H, 4H)
+    const floating[::1] bias,           # IN  (4H,)
+    floating[:, ::1] G,                 # scratch (N, 4H)
+    floating[:, ::1] C,                 # scratch (B, H): only the running cell state
+    floating[:, ::1] Hs,                # OUT (N, H) hidden states
+    int n_threads,
+):
+    """Forward pass of one layer for prediction: no cell history is kept, no dropout."""
+    cdef floating[:, ::1] no_Hm = None
+    cdef const floating[:, ::1] no_mask = None
+    _forward(X, offsets, W_ih, W_hhT, bias, G, C, Hs, no_Hm, no_mask, n_threads, False)
+
+
 cdef _check_batch(const Py_ssize_t[::1] offsets, Py_ssize_t N):
     """The kernels index with these offsets unchecked: they must describe a packed batch."""
     cdef Py_ssize_t t
@@ -312,44 +382,17 @@ cdef _check_shape(str name, array, Py_ssize_t rows, Py_ssize_t cols):
         raise ValueError(f"{name} has shape {tuple(array.shape)[:2]}, expected ({rows}, {cols})")
 
 
-def forward_train(
-    const floating[:, ::1] X,           # IN  (N, D) packed inputs
-    const Py_ssize_t[::1] offsets,      # IN  (T + 1,) first row of each step
-    const floating[:, ::1] W_ih,        # IN  (4H, D)
-    const floating[:, ::1] W_hhT,       # IN  (H, 4H)
-    const floating[::1] bias,           # IN  (4H,)
-    floating[:, ::1] G,                 # OUT (N, 4H) gate activations, kept for backward
-    floating[:, ::1] C,                 # OUT (N, H) cell states
-    floating[:, ::1] Hs,                # OUT (N, H) hidden states
-    int n_threads,
-):
-    """Forward pass of one layer, keeping what ``backward`` needs."""
-    _forward(X, offsets, W_ih, W_hhT, bias, G, C, Hs, n_threads, True)
-
-
-def forward_predict(
-    const floating[:, ::1] X,           # IN  (N, D) packed inputs
-    const Py_ssize_t[::1] offsets,      # IN  (T + 1,)
-    const floating[:, ::1] W_ih,        # IN  (4H, D)
-    const floating[:, ::1] W_hhT,       # IN  (H, 4H)
-    const floating[::1] bias,           # IN  (4H,)
-    floating[:, ::1] G,                 # scratch (N, 4H)
-    floating[:, ::1] C,                 # scratch (B, H): only the running cell state
-    floating[:, ::1] Hs,                # OUT (N, H) hidden states
-    int n_threads,
-):
-    """Forward pass of one layer for prediction: no cell history is kept."""
-    _forward(X, offsets, W_ih, W_hhT, bias, G, C, Hs, n_threads, False)
-
-
 cdef void _forward(
     const floating[:, ::1] X, const Py_ssize_t[::1] offsets,
     const floating[:, ::1] W_ih, const floating[:, ::1] W_hhT, const floating[::1] bias,
-    floating[:, ::1] G, floating[:, ::1] C, floating[:, ::1] Hs,
-    int n_threads, bint keep_cells,
+    floating[:, ::1] G, floating[:, ::1] C, floating[:, ::1] Hs, floating[:, ::1] Hm,
+    const floating[:, ::1] mask, int n_threads, bint keep_cells,
 ) except *:
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], H = W_hhT.shape[0]
     cdef Py_ssize_t T = offsets.shape[0] - 1, B = offsets[1] - offsets[0]
+    cdef Py_ssize_t rows = _block_rows(B, H), k
+    cdef floating *Hm_p = NULL
+    cdef const floating *mask_p = NULL
     _check_batch(offsets, N)
     _check_shape("W_ih", W_ih, 4 * H, D)
     _check_shape("W_hhT", W_hhT, H, 4 * H)
@@ -358,7 +401,10 @@ cdef void _forward(
     _check_shape("Hs", Hs, N, H)
     if bias.shape[0] != 4 * H:
         raise ValueError(f"bias has {bias.shape[0]} entries, expected {4 * H}")
-    cdef Py_ssize_t rows = _block_rows(B, H), k
+    if mask is not None:
+        _check_shape("mask", mask, B, H)
+        _check_shape("Hm", Hm, N, H)
+        mask_p, Hm_p = &mask[0, 0], &Hm[0, 0]
     cdef floating *zeros = <floating *> calloc(H, sizeof(floating))
     if zeros == NULL:
         raise MemoryError()
@@ -366,12 +412,13 @@ cdef void _forward(
         _project(&X[0, 0], N, D, &W_ih[0, 0], 4 * H, &G[0, 0], n_threads)
         if _column_scheme(B, H):
             _forward_columns(&offsets[0], T, &W_hhT[0, 0], &bias[0], &G[0, 0], &C[0, 0],
-                             &Hs[0, 0], zeros, H, keep_cells, n_threads)
+                             &Hs[0, 0], Hm_p, mask_p, zeros, H, keep_cells, n_threads)
         else:
             for k in prange((B + rows - 1) // rows, schedule="dynamic", chunksize=1,
                             num_threads=min(n_threads, (B + rows - 1) // rows)):
                 _forward_rows(k * rows, rows, &offsets[0], T, &W_hhT[0, 0], &bias[0],
-                              &G[0, 0], &C[0, 0], &Hs[0, 0], zeros, H, keep_cells)
+                              &G[0, 0], &C[0, 0], &Hs[0, 0], Hm_p, mask_p, zeros, H,
+                              keep_cells)
     free(zeros)
 
 
@@ -389,6 +436,9 @@ def backward(
     floating[:, ::1] dW_hhT,            # OUT (H, 4H)
     floating[::1] dbias,                # OUT (4H,)
     floating[:, ::1] dX,                # OUT (N, D) dL/dX, or None when not needed
+    const floating[:, ::1] Hm,          # IN  (N, H) Hs * mask from forward, or None
+    const floating[:, ::1] mask,        # IN  (B, H) recurrent dropout mask, or None
+    floating[:, ::1] R,                 # scratch (B, H) with the mask, or None
     int n_threads,
 ):
     """Backward pass of one layer through time: gradients of the weights and the inputs."""
@@ -398,29 +448,38 @@ def backward(
     cdef Py_ssize_t n_chunks = (N + CHUNK_ROWS - 1) // CHUNK_ROWS
     cdef bint want_dX = dX is not None
     cdef Py_ssize_t k, q, r0
+    cdef floating *R_p = NULL
+    cdef const floating *mask_p = NULL
+    # The recurrent weights multiplied h_{t-1}, masked under recurrent dropout.
+    cdef const floating *h_in = &Hs[0, 0]
     _check_batch(offsets, N)
-    for name, array, rows, cols in (
+    for name, array, n_rows, n_cols in (
         ("W_ih", W_ih, H4, D), ("W_hh", W_hh, H4, H), ("G", G, N, H4), ("C", C, N, H),
         ("Hs", Hs, N, H), ("dHs", dHs, N, H), ("dC", dC, B, H), ("dW_ih", dW_ih, H4, D),
         ("dW_hhT", dW_hhT, H, H4),
     ):
-        _check_shape(name, array, rows, cols)
+        _check_shape(name, array, n_rows, n_cols)
     if want_dX:
         _check_shape("dX", dX, N, D)
     if dbias.shape[0] != H4:
         raise ValueError(f"dbias has {dbias.shape[0]} entries, expected {H4}")
+    if mask is not None:
+        _check_shape("mask", mask, B, H)
+        _check_shape("Hm", Hm, N, H)
+        _check_shape("R", R, B, H)
+        mask_p, R_p, h_in = &mask[0, 0], &R[0, 0], &Hm[0, 0]
     cdef floating *zeros = <floating *> calloc(H, sizeof(floating))
     if zeros == NULL:
         raise MemoryError()
     with nogil:
         if _column_scheme(B, H):
             _backward_columns(&offsets[0], T, &W_hh[0, 0], &G[0, 0], &C[0, 0], &dHs[0, 0],
-                              &dC[0, 0], zeros, H, n_threads)
+                              &dC[0, 0], R_p, mask_p, zeros, H, n_threads)
         else:
             for k in prange((B + rows - 1) // rows, schedule="dynamic", chunksize=1,
                             num_threads=min(n_threads, (B + rows - 1) // rows)):
                 _backward_rows(k * rows, rows, &offsets[0], T, &W_hh[0, 0], &G[0, 0],
-                               &C[0, 0], &dHs[0, 0], &dC[0, 0], zeros, H)
+                               &C[0, 0], &dHs[0, 0], &dC[0, 0], R_p, mask_p, zeros, H)
         # Weight gradients over all steps at once, in two jobs of two gates each (measured:
         # fewer, bigger gemms pack less per flop); dW_ih, thin, stays per gate.
         for q in prange(2, schedule="dynamic", num_threads=min(n_threads, 2)):
@@ -428,7 +487,7 @@ def backward(
                  &dW_ih[2 * q * H, 0], D)
             gemm(True, False, H, D, N, 1.0, &G[0, (2 * q + 1) * H], H4, &X[0, 0], D, 0.0,
                  &dW_ih[(2 * q + 1) * H, 0], D)
-            _recurrent_weight_grad(&G[0, 2 * q * H], &Hs[0, 0], &offsets[0], T,
+            _recurrent_weight_grad(&G[0, 2 * q * H], h_in, &offsets[0], T,
                                    &dW_hhT[0, 2 * q * H], 2 * H, H)
             _column_sums(&G[0, 2 * q * H], N, 2 * H, H4, &dbias[2 * q * H])
         if want_dX:
