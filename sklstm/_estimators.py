@@ -376,7 +376,7 @@ class _BaseLSTM(BaseEstimator):
         """
         validation = None
         if self.early_stopping:
-            train, held_out = self._validation_split(seqs, y, weights, rng)
+            train, held_out = self._validation_split(y, rng)
             validation = (_subset(seqs, held_out), y[held_out],
                           None if weights is None else weights[held_out])  # fmt: skip
             seqs, Y = _subset(seqs, train), Y[train]
@@ -439,21 +439,20 @@ class _BaseLSTM(BaseEstimator):
             network.params[:] = history.best_params  # the best validation score's weights
         return n_iter
 
-    def _validation_split(self, seqs, y, weights, rng):
+    def _validation_split(self, y, rng):
         """Indices of training and held-out samples for early stopping."""
         stratify = y if is_classifier(self) and y.ndim == 1 else None
-        train, held_out = train_test_split(
-            np.arange(seqs.n_samples),
-            test_size=self.validation_fraction,
-            random_state=rng,
-            stratify=stratify,
-        )
-        if len(held_out) < 2:
+        n_held_out = int(np.ceil(self.validation_fraction * len(y)))  # as train_test_split
+        needed = 2 if stratify is None else max(2, len(np.unique(y)))  # one of each class
+        if n_held_out < needed:
             raise ValueError(
-                "The validation set is too small. Increase validation_fraction or the size "
-                "of your data set."
+                f"The validation set is too small: validation_fraction="
+                f"{self.validation_fraction} of {len(y)} samples holds {n_held_out}, and early "
+                f"stopping needs {needed}. Increase validation_fraction or the data set."
             )
-        return train, held_out
+        return train_test_split(
+            np.arange(len(y)), test_size=n_held_out, random_state=rng, stratify=stratify
+        )
 
     # --- Prediction ------------------------------------------------------------------------
 

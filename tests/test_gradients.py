@@ -37,14 +37,14 @@ SHAPES = [
 ]
 
 
-def numerical_gradient(net, X, Y, loss, eps=1e-6):
+def numerical_gradient(net, X, Y, loss, masks=None, eps=1e-6):
     grad = np.empty_like(net.params)
     for i in range(net.params.size):
         saved = net.params[i]
         net.params[i] = saved + eps
-        up, _ = loss_and_grad(net, X, Y, loss)
+        up, _ = loss_and_grad(net, X, Y, loss, masks=masks)
         net.params[i] = saved - eps
-        down, _ = loss_and_grad(net, X, Y, loss)
+        down, _ = loss_and_grad(net, X, Y, loss, masks=masks)
         net.params[i] = saved
         grad[i] = (up - down) / (2 * eps)
     return grad
@@ -63,6 +63,41 @@ def test_gradient_matches_finite_differences(rng, scheme, loss_name, lengths, n_
 
     assert np.abs(expected).max() > 1e-3  # the check has something to check
     np.testing.assert_allclose(grad, expected, rtol=1e-6, atol=1e-9)
+
+
+def check_gradient(net, X, Y, loss, masks=None):
+    _, grad = loss_and_grad(net, X, Y, loss, masks=masks)
+    expected = numerical_gradient(net, X, Y, loss, masks)
+    assert np.abs(expected).max() > 1e-3  # the check has something to check
+    np.testing.assert_allclose(grad, expected, rtol=1e-6, atol=1e-9)
+
+
+# Variable lengths, 1 and 2 layers, and a batch of more than one row block.
+MORE_SHAPES = [
+    ([5, 2, 7, 1], 3, (4,)),
+    ([6, 3, 6, 2, 4], 2, (3, 4)),
+    ([4] * 20 + [9, 1], 2, (3,)),
+]
+
+
+@pytest.mark.parametrize("loss_name", ["multiclass", "mse-tanh"])
+@pytest.mark.parametrize("lengths, n_features, hidden", MORE_SHAPES)
+def test_bidirectional_gradient(rng, scheme, loss_name, lengths, n_features, hidden):
+    loss, kind, n_outputs = LOSSES[loss_name]
+    net = make_network(rng, n_features, hidden, n_outputs, bidirectional=True)
+    X = random_sequences(rng, lengths, n_features)
+    check_gradient(net, X, targets(rng, kind, len(lengths), n_outputs), loss)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("lengths, n_features, hidden", MORE_SHAPES)
+def test_gradient_with_fixed_dropout_masks(rng, scheme, bidirectional, lengths, n_features,
+                                           hidden):  # fmt: skip
+    loss, kind, n_outputs = LOSSES["mse-identity"]
+    net = make_network(rng, n_features, hidden, n_outputs, bidirectional=bidirectional)
+    X = random_sequences(rng, lengths, n_features)
+    masks = net.draw_masks(rng, len(lengths), dropout=0.3, recurrent_dropout=0.4)
+    check_gradient(net, X, targets(rng, kind, len(lengths), n_outputs), loss, masks)
 
 
 def test_l2_penalty_gradient(rng):

@@ -13,11 +13,13 @@ from torch.nn.utils.rnn import pack_sequence  # noqa: E402
 
 
 def torch_logits(lstm, head, X):
+    """The head on the last layer's final states (both directions: h_n[-2], h_n[-1])."""
     x = pack_sequence([torch.from_numpy(x) for x in X], enforce_sorted=False)
     for module in lstm if isinstance(lstm, torch.nn.ModuleList) else [lstm]:
         x, (h_n, _) = module(x)
+    directions = 2 if module.bidirectional else 1
     with torch.no_grad():
-        return head(h_n[-1]).numpy()
+        return head(torch.cat(list(h_n[-directions:]), dim=1)).numpy()
 
 
 def ragged(rng, n, D, dtype):
@@ -29,10 +31,12 @@ def ragged(rng, n, D, dtype):
     [((5,), torch.nn.LSTM), ((6, 6), torch.nn.LSTM), ((6, 3), torch.nn.ModuleList)],
 )
 @pytest.mark.parametrize("dtype, tol", [("float32", 1e-5), ("float64", 1e-12)])
-def test_to_torch_computes_the_fitted_model(rng, sizes, module_type, dtype, tol):
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_to_torch_computes_the_fitted_model(rng, sizes, module_type, dtype, tol, bidirectional):
     X = ragged(rng, 30, 3, dtype)
     y = rng.integers(3, size=30)
-    clf = LSTMClassifier(sizes, max_iter=3, dtype=dtype, random_state=0).fit(X, y)
+    clf = LSTMClassifier(sizes, max_iter=3, dtype=dtype, random_state=0,
+                         bidirectional=bidirectional).fit(X, y)  # fmt: skip
     lstm, head = to_torch(clf)
     assert isinstance(lstm, module_type) and lstm.training
     logits = torch_logits(lstm, head, X)
@@ -40,12 +44,15 @@ def test_to_torch_computes_the_fitted_model(rng, sizes, module_type, dtype, tol)
     np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=tol, atol=tol)
     if module_type is torch.nn.LSTM:
         assert lstm.num_layers == len(sizes) and lstm.batch_first
+        assert lstm.bidirectional == bidirectional
 
 
 @pytest.mark.parametrize("sizes", [(4,), (5, 5), (5, 2)])
-def test_load_torch_puts_torch_weights_in(rng, sizes):
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_load_torch_puts_torch_weights_in(rng, sizes, bidirectional):
     X = ragged(rng, 20, 2, np.float64)
-    reg = LSTMRegressor(sizes, max_iter=1, dtype="float64", random_state=0).fit(X, np.ones(20))
+    reg = LSTMRegressor(sizes, max_iter=1, dtype="float64", random_state=0,
+                        bidirectional=bidirectional).fit(X, np.ones(20))  # fmt: skip
     lstm, head = to_torch(reg)
     with torch.no_grad():
         for p in [*lstm.parameters(), *head.parameters()]:
@@ -58,6 +65,10 @@ def test_load_torch_puts_torch_weights_in(rng, sizes):
         reg.network_.views.layers[0][0].bias,
         (folded.bias_ih_l0 + folded.bias_hh_l0).detach().numpy(),
     )
+    if bidirectional:
+        np.testing.assert_allclose(
+            reg.network_.views.layers[0][1].W_hh, folded.weight_hh_l0_reverse.detach().numpy()
+        )
 
 
 def test_load_torch_rejects_other_architectures_without_changing_the_model(rng):

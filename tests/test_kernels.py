@@ -89,12 +89,13 @@ def run_layer(net, X, n_threads):
     return batch, out | dict(zip(["dW_ih", "dW_hhT", "dbias"], grads, strict=True), dX=dX)
 
 
-def reference_lstm(layer, x):
-    """A step-by-step numpy LSTM over one (T, D) sequence: hidden states (T, H)."""
+def reference_lstm(layer, x, input_mask=1.0, recurrent_mask=1.0):
+    """A step-by-step numpy LSTM over one (T, D) sequence: hidden states (T, H). Dropout
+    as Keras does it: one mask for the inputs and one for h_{t-1}, the same at every step."""
     H = layer.W_hh.shape[1]
     h, c, out = np.zeros(H), np.zeros(H), []
     for x_t in x:
-        z = layer.W_ih @ x_t + layer.W_hh @ h + layer.bias
+        z = layer.W_ih @ (x_t * input_mask) + layer.W_hh @ (h * recurrent_mask) + layer.bias
         i, f, o = (1 / (1 + np.exp(-z[s * H : (s + 1) * H])) for s in (0, 1, 3))
         c = f * c + i * np.tanh(z[2 * H : 3 * H])
         h = o * np.tanh(c)
@@ -112,6 +113,24 @@ def test_forward_matches_step_by_step_reference(rng, scheme):
         np.testing.assert_allclose(
             Hs[rows], reference_lstm(net.views.layers[0][0], X[sample]), rtol=1e-12, atol=1e-14
         )
+
+
+def test_dropout_masks_follow_keras(rng, scheme):
+    net = make_network(rng, 3, (6,), 1)
+    X = random_sequences(rng, [9, 1, 4, 9, 6], 3)
+    masks = net.draw_masks(rng, len(X), dropout=0.5, recurrent_dropout=0.5)
+    seqs = check_sequences(X, dtype=np.float64)
+    ws = Workspace(net, dropout=0.5, recurrent_dropout=0.5)
+    ws.ensure(int(seqs.lengths.sum()), len(X))
+    batch = pack_batch(seqs, np.arange(len(X)), ws.X)
+    with single_threaded_blas():
+        net.forward(batch, ws, 2, masks)
+    Hs = ws.layers[0][0].Hs
+    for i, sample in enumerate(batch.order):  # masks are by position in the batch
+        rows = batch.offsets[:-1][: len(X[sample])] + i
+        expected = reference_lstm(net.views.layers[0][0], X[sample], masks.inputs[0][0][i],
+                                  masks.recurrent[0][0][i])  # fmt: skip
+        np.testing.assert_allclose(Hs[rows], expected, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

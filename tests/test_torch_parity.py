@@ -45,7 +45,9 @@ def load_cases():
 
 @pytest.mark.parametrize("case, arrays", load_cases(), ids=lambda c: c.get("name", ""))
 def test_matches_torch_fixture(scheme, case, arrays):
-    net = LSTMNetwork(case["n_features"], case["hidden"], case["n_outputs"], np.float64)
+    net = LSTMNetwork(
+        case["n_features"], case["hidden"], case["n_outputs"], np.float64, case["bidirectional"]
+    )
     net.params[:] = arrays["params"]
     X = np.split(arrays["X"], np.cumsum(arrays["lengths"])[:-1])
     check_against(
@@ -53,9 +55,10 @@ def test_matches_torch_fixture(scheme, case, arrays):
     )
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("loss_name", ["binary", "multiclass", "mse-identity", "mse-sigmoid"])
-def test_matches_torch_live(scheme, seed, loss_name):
+def test_matches_torch_live(scheme, seed, loss_name, bidirectional):
     pytest.importorskip("torch")
     from torch_reference import torch_forward_backward
 
@@ -67,7 +70,7 @@ def test_matches_torch_live(scheme, seed, loss_name):
     elif loss_name == "multiclass":
         n_outputs += 1
     lengths = rng.integers(1, 15, size=rng.integers(1, 40))
-    net = make_network(rng, n_features, hidden, n_outputs)
+    net = make_network(rng, n_features, hidden, n_outputs, bidirectional=bidirectional)
     X = random_sequences(rng, lengths, n_features)
     Y = targets(rng, loss_name, len(lengths), n_outputs)
     check_against(net, X, Y, loss_name, *torch_forward_backward(net, X, Y, loss_name))
