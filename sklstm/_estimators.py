@@ -37,6 +37,8 @@ from ._optimizers import make_optimizer
 from ._progress import Progress
 from ._sequences import Sequences, check_sequences, pack_batch
 from ._threading import effective_n_threads, single_threaded_blas
+from ._training import Checkpoint, History
+from .exceptions import DivergenceWarning
 
 # Predictions on at most this many sequences run in one thread.
 SERIAL_PREDICT_SAMPLES = 16
@@ -312,13 +314,13 @@ class _BaseLSTM(BaseEstimator):
         # Train copies: only a completed fit changes the estimator.
         if continuing:
             network = copy.deepcopy(self.network_)
-            history = _History.resume(self, self.early_stopping)
+            history = History.resume(self, self.early_stopping)
         else:
             network = LSTMNetwork(
                 seqs.n_features, hidden_sizes, Y.shape[1], np.dtype(self.dtype),
                 self.bidirectional,
             )  # fmt: skip
-            history = _History.start(self.early_stopping)
+            history = History(self.early_stopping)
         # partial_fit draws from one random stream across its calls, so that n calls train
         # as fit does with max_iter=n.
         rng = (
@@ -334,13 +336,34 @@ class _BaseLSTM(BaseEstimator):
         )
         # One BLAS thread for the initialisation's QR too: a multi-threaded BLAS call leaves
         # OpenBLAS's threads spinning for a tenth of a second, taking cores from the kernels.
-        with single_threaded_blas():
-            if not continuing:
-                network.initialize(rng)
-            n_iter = self._train(
-                network, optimizer, rng, history, seqs, y, Y, weights, loss, scorer, incremental
-            )
+        epochs_before = len(history.loss_curve)
+        try:
+            with single_threaded_blas():
+                if not continuing:
+                    network.initialize(rng)
+                self._train(
+                    network, optimizer, rng, history, seqs, y, Y, weights, loss, scorer,
+                    incremental,
+                )  # fmt: skip
+        except KeyboardInterrupt:
+            # _train went back to the last completed epoch: keep it, say so, stop anyway.
+            if len(history.loss_curve) > epochs_before:
+                warnings.warn(
+                    f"fit interrupted: the estimator keeps the weights of epoch "
+                    f"{len(history.loss_curve)}, the last one completed."
+                )
+                self._commit(network, optimizer, rng, history, loss, seqs, feature_names,
+                             target_attributes, continuing, epochs_before)  # fmt: skip
+            else:
+                warnings.warn("fit interrupted before an epoch completed: nothing changed.")
+            raise
+        self._commit(network, optimizer, rng, history, loss, seqs, feature_names,
+                     target_attributes, continuing, epochs_before)  # fmt: skip
+        return self
 
+    def _commit(self, network, optimizer, rng, history, loss, seqs, feature_names,
+                target_attributes, continuing, epochs_before):  # fmt: skip
+        """Make a training's outcome the estimator's fitted state."""
         for name, value in target_attributes.items():
             setattr(self, name, value)
         if not continuing:
@@ -354,10 +377,9 @@ class _BaseLSTM(BaseEstimator):
         self._random_state = rng
         self._loss = loss
         self.out_activation_ = loss.out_activation
-        self.n_outputs_ = Y.shape[1]
-        self.n_iter_ = n_iter
+        self.n_outputs_ = network.n_outputs
+        self.n_iter_ = len(history.loss_curve) - epochs_before
         history.commit(self)
-        return self
 
     def _sample_weights(self, y, sample_weight, seqs):
         """Per-sample weights (class weights included), or None when all are equal."""
@@ -370,9 +392,11 @@ class _BaseLSTM(BaseEstimator):
     def _train(
         self, network, optimizer, rng, history, seqs, y, Y, weights, loss, scorer, incremental
     ):
-        """Run the epochs on ``network``, BLAS held to one thread; return how many ran.
+        """Run the epochs on ``network``, BLAS held to one thread.
 
-        ``scorer(outputs, y, sample_weight)`` scores the held-out data of early stopping.
+        ``scorer(outputs, y, sample_weight)`` scores the held-out data of early stopping. If
+        training diverges or is interrupted, the network, optimizer and history go back to
+        the end of the last completed epoch.
         """
         validation = None
         if self.early_stopping:
@@ -391,53 +415,79 @@ class _BaseLSTM(BaseEstimator):
         total_weight = n if weights is None else weights.sum()
 
         n_epochs = 1 if incremental else self.max_iter
+        checkpoint = Checkpoint(network, optimizer, history)
         progress = Progress(self.verbose, n_epochs)
-        n_iter = 0
-        for _ in range(n_epochs):
-            n_iter += 1
-            order = rng.permutation(n) if self.shuffle else np.arange(n)
-            total = 0.0
-            for start in range(0, n, batch_size):
-                idx = order[start : start + batch_size]
-                batch = pack_batch(seqs, idx, ws.X)
-                masks = network.draw_masks(rng, len(idx), self.dropout, self.recurrent_dropout)
-                out = network.forward(batch, ws, n_threads, masks)
-                w = None if weights is None else weights[batch.order]
-                value, d_out = loss.loss_gradient(Y[batch.order], out, w)
-                network.backward(batch, ws, d_out, grad_views, n_threads)
-                batch_weight = len(idx) if w is None else w.sum()
-                if self.alpha:
-                    value += network.add_l2(grad_views, self.alpha / max(batch_weight, 1e-12))
-                if self.clip_norm is not None:
-                    _clip(grad, self.clip_norm)
-                optimizer.step(network.params, grad, n_threads)
-                total += value * batch_weight
-            history.loss_curve.append(float(total / total_weight))
-            history.t += n
-            if validation is not None:
-                z = network.predict(validation[0], n_threads).astype(np.float64)
-                history.validation_scores.append(scorer(z, *validation[1:]))
-            progress.update(history)
-            if history.stalled(self.tol, network) > self.n_iter_no_change:
-                if (
-                    self.learning_rate == "adaptive"
-                    and optimizer.learning_rate / 5 >= MIN_ADAPTIVE_LEARNING_RATE
-                ):
-                    optimizer.learning_rate /= 5
-                    history.no_improvement = 0
-                elif not incremental:
+        try:
+            for _ in range(n_epochs):
+                order = rng.permutation(n) if self.shuffle else np.arange(n)
+                total = 0.0
+                for start in range(0, n, batch_size):
+                    idx = order[start : start + batch_size]
+                    batch = pack_batch(seqs, idx, ws.X)
+                    masks = network.draw_masks(rng, len(idx), self.dropout, self.recurrent_dropout)
+                    out = network.forward(batch, ws, n_threads, masks)
+                    w = None if weights is None else weights[batch.order]
+                    value, d_out = loss.loss_gradient(Y[batch.order], out, w)
+                    network.backward(batch, ws, d_out, grad_views, n_threads)
+                    batch_weight = len(idx) if w is None else w.sum()
+                    if self.alpha:
+                        value += network.add_l2(grad_views, self.alpha / max(batch_weight, 1e-12))
+                    if not np.isfinite(value) or not np.isfinite(grad).all():
+                        raise _Diverged("the loss" if not np.isfinite(value) else "the gradient")
+                    if self.clip_norm is not None:
+                        _clip(grad, self.clip_norm)
+                    optimizer.step(network.params, grad, n_threads)
+                    total += value * batch_weight
+                if not np.isfinite(network.params).all():
+                    raise _Diverged("the weights")
+                score = None
+                if validation is not None:
+                    z = network.predict(validation[0], n_threads).astype(np.float64)
+                    score = scorer(z, *validation[1:])
+                stalled = history.end_epoch(float(total / total_weight), n, score, network,
+                                            self.tol)  # fmt: skip
+                progress.update(history)
+                stop = False
+                if stalled > self.n_iter_no_change:
+                    if (
+                        self.learning_rate == "adaptive"
+                        and optimizer.learning_rate / 5 >= MIN_ADAPTIVE_LEARNING_RATE
+                    ):
+                        optimizer.learning_rate /= 5
+                        history.no_improvement = 0
+                    else:
+                        stop = not incremental
+                checkpoint.save()
+                if stop:
                     break
-        else:
-            if not incremental:
-                warnings.warn(
-                    f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and "
-                    f"the optimization hasn't converged yet.",
-                    ConvergenceWarning,
-                )
-        progress.close()
+            else:
+                if not incremental:
+                    warnings.warn(
+                        f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
+                        f"and the optimization hasn't converged yet.",
+                        ConvergenceWarning,
+                    )
+        except _Diverged as diverged:
+            checkpoint.restore()
+            advice = "lower learning_rate_init or set clip_norm"
+            if not history.loss_curve:
+                raise FloatingPointError(
+                    f"Training diverged in its first epoch: {diverged} stopped being finite "
+                    f"({advice}). The estimator is unchanged."
+                ) from None
+            warnings.warn(
+                f"Training diverged: {diverged} stopped being finite. The estimator keeps the "
+                f"weights of epoch {len(history.loss_curve)}, the last one completed; "
+                f"{advice}.",
+                DivergenceWarning,
+            )
+        except KeyboardInterrupt:
+            checkpoint.restore()
+            raise
+        finally:
+            progress.close()
         if validation is not None and history.best_params is not None:
             network.params[:] = history.best_params  # the best validation score's weights
-        return n_iter
 
     def _validation_split(self, y, rng):
         """Indices of training and held-out samples for early stopping."""
@@ -471,62 +521,8 @@ class _BaseLSTM(BaseEstimator):
         return z.astype(np.float64)
 
 
-class _History:
-    """Per-epoch records of a training, and the stall rule of scikit-learn's MLP."""
-
-    def __init__(self, loss_curve, best_loss, t, no_improvement, validation_scores,
-                 best_validation_score, best_params):  # fmt: skip
-        self.loss_curve = loss_curve
-        self.best_loss = best_loss  # the stall rule's reference without early stopping
-        self.t = t
-        self.no_improvement = no_improvement
-        self.validation_scores = validation_scores  # None without early stopping
-        self.best_validation_score = best_validation_score
-        self.best_params = best_params  # the weights of the best validation score
-
-    @classmethod
-    def start(cls, early_stopping):
-        if early_stopping:
-            return cls([], None, 0, 0, [], -np.inf, None)
-        return cls([], np.inf, 0, 0, None, None, None)
-
-    @classmethod
-    def resume(cls, est, early_stopping):
-        """The records of a fitted estimator, to continue them."""
-        history = cls.start(early_stopping)
-        history.loss_curve, history.t = list(est.loss_curve_), est.t_
-        if early_stopping and est.validation_scores_ is not None:
-            history.validation_scores = list(est.validation_scores_)
-            history.best_validation_score = est.best_validation_score_
-            history.best_params = est.network_.params.copy()  # restored to its best
-        if not early_stopping and est.best_loss_ is not None:
-            history.best_loss = est.best_loss_
-            history.no_improvement = est._no_improvement_count
-        return history
-
-    def stalled(self, tol, network):
-        """Update the stall count after an epoch and return it."""
-        if self.validation_scores is not None:
-            score = self.validation_scores[-1]
-            improved = score >= self.best_validation_score + tol
-            if score > self.best_validation_score:
-                self.best_validation_score = score
-                self.best_params = network.params.copy()
-        else:
-            loss = self.loss_curve[-1]
-            improved = loss <= self.best_loss - tol
-            self.best_loss = min(self.best_loss, loss)
-        self.no_improvement = 0 if improved else self.no_improvement + 1
-        return self.no_improvement
-
-    def commit(self, est):
-        est.loss_curve_ = self.loss_curve
-        est.loss_ = self.loss_curve[-1]
-        est.best_loss_ = self.best_loss
-        est.t_ = self.t
-        est._no_improvement_count = self.no_improvement
-        est.validation_scores_ = self.validation_scores
-        est.best_validation_score_ = self.best_validation_score
+class _Diverged(Exception):
+    """Raised inside the epoch loop when a value stops being finite; names the value."""
 
 
 def _subset(seqs, idx):

@@ -61,6 +61,9 @@ class DropoutMasks(NamedTuple):
 class LSTMNetwork:
     """Stacked LSTM layers and a dense head on the last hidden state of each sequence."""
 
+    # What describes a network besides its parameters and dtype.
+    _CONFIG = ("n_features", "hidden_sizes", "n_outputs", "n_directions")
+
     def __init__(self, n_features, hidden_sizes, n_outputs, dtype, bidirectional=False):
         self.n_features = n_features
         self.hidden_sizes = tuple(hidden_sizes)
@@ -107,13 +110,29 @@ class LSTMNetwork:
 
     def __getstate__(self):
         # Views would be pickled as copies: keep the flat vector only, rebuild them on load.
+        # The dtype goes by name, a plain string for skops to trust.
         state = self.__dict__.copy()
         del state["views"]
+        state["dtype"] = self.dtype.name
         return state
 
     def __setstate__(self, state):
-        self.__dict__.update(state)
-        self.views = self.unpack(self.params)
+        # A loaded state may come from a damaged or hand-made file: check it before use.
+        try:
+            config = (state["n_features"], *state["hidden_sizes"], state["n_outputs"],
+                      state["n_directions"])  # fmt: skip
+            valid = all(isinstance(v, int) and v > 0 for v in config)
+            dtype, params = np.dtype(state["dtype"]), state["params"]
+            valid = valid and state["n_directions"] <= 2 and dtype.name in ("float32", "float64")
+            valid = valid and isinstance(params, np.ndarray) and params.dtype == dtype
+        except (KeyError, TypeError, ValueError):
+            valid = False
+        if not valid or set(state) != {*self._CONFIG, "params", "dtype"}:
+            raise ValueError("Not the saved state of an LSTMNetwork.")
+        self.__dict__.update(state, dtype=dtype)
+        if params.ndim != 1 or params.size != self._n_params():
+            raise ValueError("The saved parameters do not fit the saved network shape.")
+        self.views = self.unpack(params)
 
     def initialize(self, rng):
         """Keras's defaults: Glorot-uniform input and head weights, orthogonal recurrent

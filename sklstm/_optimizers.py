@@ -1,4 +1,8 @@
-"""Optimizers over the flat parameter vector; each step is one fused kernel pass."""
+"""Optimizers over the flat parameter vector; each step is one fused kernel pass.
+
+An optimizer's state is its arrays (``ARRAYS``, each the vector's shape), its
+``learning_rate`` (which training may lower) and, for Adam, its step count.
+"""
 
 import numpy as np
 
@@ -6,6 +10,8 @@ from ._kernels import _optim
 
 
 class Adam:
+    ARRAYS = ("m", "v")
+
     def __init__(self, n_params, dtype, learning_rate, beta_1, beta_2, epsilon):
         self.learning_rate = learning_rate
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
@@ -30,6 +36,8 @@ class Adam:
 
 
 class SGD:
+    ARRAYS = ("velocity",)
+
     def __init__(self, n_params, dtype, learning_rate, momentum, nesterov):
         self.learning_rate = learning_rate
         self.momentum, self.nesterov = momentum, nesterov
@@ -42,6 +50,8 @@ class SGD:
 
 
 class RMSprop:
+    ARRAYS = ("mean_square",)
+
     def __init__(self, n_params, dtype, learning_rate, rho, epsilon):
         self.learning_rate = learning_rate
         self.rho, self.epsilon = rho, epsilon
@@ -54,6 +64,8 @@ class RMSprop:
 
 
 class Adagrad:
+    ARRAYS = ("sum_square",)
+
     def __init__(self, n_params, dtype, learning_rate, epsilon):
         self.learning_rate = learning_rate
         self.epsilon = epsilon

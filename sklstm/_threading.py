@@ -5,6 +5,8 @@ held to one thread while they run: threads are never nested.
 """
 
 import os
+import threading
+from contextlib import contextmanager
 from functools import cache
 
 from joblib import cpu_count
@@ -35,6 +37,29 @@ def _controller():
     return ThreadpoolController()
 
 
+_blas_lock = threading.Lock()
+_blas_holders = 0
+_blas_limit = None
+
+
+@contextmanager
 def single_threaded_blas():
-    """Context manager that holds every loaded BLAS to one thread."""
-    return _controller().limit(limits=1, user_api="blas")
+    """Hold every loaded BLAS to one thread while any thread of the process is inside.
+
+    Threads that predict at once share one limit: the first one in sets it, the last one
+    out restores the user's settings. (A limit per caller would let one caller's exit lift
+    the limit under another's kernels, or leave it on for good.)
+    """
+    global _blas_holders, _blas_limit
+    with _blas_lock:
+        if _blas_holders == 0:
+            _blas_limit = _controller().limit(limits=1, user_api="blas")
+        _blas_holders += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_holders -= 1
+            if _blas_holders == 0:
+                _blas_limit.restore_original_limits()
+                _blas_limit = None

@@ -1,0 +1,9 @@
+"""Warnings of sklstm."""
+
+__all__ = ["DivergenceWarning"]
+
+
+class DivergenceWarning(UserWarning):
+    """Training stopped because the loss, its gradient or the weights stopped being finite
+    (a learning rate too large, most often). The estimator keeps the weights of the last
+    epoch that completed."""
