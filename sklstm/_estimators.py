@@ -282,13 +282,21 @@ class _BaseLSTM(BaseEstimator):
     def _check_continuation(self, hidden_sizes):
         """Refuse to continue training a network of another architecture."""
         net = self.network_
-        now = (hidden_sizes, 2 if self.bidirectional else 1, np.dtype(self.dtype))
-        before = (net.hidden_sizes, net.n_directions, net.dtype)
-        if now != before:
+        before = dict(
+            hidden_layer_sizes=net.hidden_sizes,
+            bidirectional=net.n_directions == 2,
+            dtype=net.dtype.name,
+        )
+        now = dict(
+            hidden_layer_sizes=hidden_sizes,
+            bidirectional=bool(self.bidirectional),
+            dtype=np.dtype(self.dtype).name,
+        )
+        changed = ", ".join(f"{k} {before[k]!r} -> {now[k]!r}" for k in now if now[k] != before[k])
+        if changed:
             raise ValueError(
-                f"Cannot continue training: hidden_layer_sizes, bidirectional or dtype "
-                f"changed since the previous fit ({before} -> {now}). Set warm_start=False "
-                f"or use fit instead of partial_fit to train anew."
+                f"Cannot continue training a network of another architecture ({changed}). "
+                f"Set warm_start=False, or call fit instead of partial_fit, to train anew."
             )
 
     # --- Training --------------------------------------------------------------------------
@@ -317,9 +325,12 @@ class _BaseLSTM(BaseEstimator):
             history = History.resume(self, self.early_stopping)
         else:
             network = LSTMNetwork(
-                seqs.n_features, hidden_sizes, Y.shape[1], np.dtype(self.dtype),
+                seqs.n_features,
+                hidden_sizes,
+                Y.shape[1],
+                np.dtype(self.dtype),
                 self.bidirectional,
-            )  # fmt: skip
+            )
             history = History(self.early_stopping)
         # partial_fit draws from one random stream across its calls, so that n calls train
         # as fit does with max_iter=n.
@@ -337,14 +348,25 @@ class _BaseLSTM(BaseEstimator):
         # One BLAS thread for the initialisation's QR too: a multi-threaded BLAS call leaves
         # OpenBLAS's threads spinning for a tenth of a second, taking cores from the kernels.
         epochs_before = len(history.loss_curve)
+        # Values that stop being finite are caught in _train and reported as divergence:
+        # numpy's floating point warnings about them would only repeat it.
         try:
-            with single_threaded_blas():
+            with single_threaded_blas(), np.errstate(over="ignore", invalid="ignore"):
                 if not continuing:
                     network.initialize(rng)
                 self._train(
-                    network, optimizer, rng, history, seqs, y, Y, weights, loss, scorer,
+                    network,
+                    optimizer,
+                    rng,
+                    history,
+                    seqs,
+                    y,
+                    Y,
+                    weights,
+                    loss,
+                    scorer,
                     incremental,
-                )  # fmt: skip
+                )
         except KeyboardInterrupt:
             # _train went back to the last completed epoch: keep it, say so, stop anyway.
             if len(history.loss_curve) > epochs_before:
@@ -352,17 +374,48 @@ class _BaseLSTM(BaseEstimator):
                     f"fit interrupted: the estimator keeps the weights of epoch "
                     f"{len(history.loss_curve)}, the last one completed."
                 )
-                self._commit(network, optimizer, rng, history, loss, seqs, feature_names,
-                             target_attributes, continuing, epochs_before)  # fmt: skip
+                self._commit(
+                    network,
+                    optimizer,
+                    rng,
+                    history,
+                    loss,
+                    seqs,
+                    feature_names,
+                    target_attributes,
+                    continuing,
+                    epochs_before,
+                )
             else:
                 warnings.warn("fit interrupted before an epoch completed: nothing changed.")
             raise
-        self._commit(network, optimizer, rng, history, loss, seqs, feature_names,
-                     target_attributes, continuing, epochs_before)  # fmt: skip
+        self._commit(
+            network,
+            optimizer,
+            rng,
+            history,
+            loss,
+            seqs,
+            feature_names,
+            target_attributes,
+            continuing,
+            epochs_before,
+        )
         return self
 
-    def _commit(self, network, optimizer, rng, history, loss, seqs, feature_names,
-                target_attributes, continuing, epochs_before):  # fmt: skip
+    def _commit(
+        self,
+        network,
+        optimizer,
+        rng,
+        history,
+        loss,
+        seqs,
+        feature_names,
+        target_attributes,
+        continuing,
+        epochs_before,
+    ):
         """Make a training's outcome the estimator's fitted state."""
         for name, value in target_attributes.items():
             setattr(self, name, value)
@@ -401,8 +454,11 @@ class _BaseLSTM(BaseEstimator):
         validation = None
         if self.early_stopping:
             train, held_out = self._validation_split(y, rng)
-            validation = (_subset(seqs, held_out), y[held_out],
-                          None if weights is None else weights[held_out])  # fmt: skip
+            validation = (
+                _subset(seqs, held_out),
+                y[held_out],
+                None if weights is None else weights[held_out],
+            )
             seqs, Y = _subset(seqs, train), Y[train]
             weights = None if weights is None else weights[train]
         n = seqs.n_samples
@@ -444,8 +500,9 @@ class _BaseLSTM(BaseEstimator):
                 if validation is not None:
                     z = network.predict(validation[0], n_threads).astype(np.float64)
                     score = scorer(z, *validation[1:])
-                stalled = history.end_epoch(float(total / total_weight), n, score, network,
-                                            self.tol)  # fmt: skip
+                stalled = history.end_epoch(
+                    float(total / total_weight), n, score, network, self.tol
+                )
                 progress.update(history)
                 stop = False
                 if stalled > self.n_iter_no_change:
@@ -708,11 +765,12 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             if len(binarizer.classes_) < 2:
                 raise ValueError(
                     f"The classifier needs samples of at least 2 classes; got only class "
-                    f"{binarizer.classes_[0]!r} in {len(y)} sample{'s' if len(y) > 1 else ''}."
+                    f"{binarizer.classes_.tolist()[0]!r} in {len(y)} "
+                    f"sample{'s' if len(y) > 1 else ''}."
                 )
         unseen = [] if multilabel else np.setdiff1d(np.unique(y), binarizer.classes_)
         if len(unseen):
-            raise ValueError(f"y holds labels {unseen!r} that are not in classes.")
+            raise ValueError(f"y holds labels {unseen.tolist()} that are not in classes.")
         loss = SoftmaxCrossEntropy() if binarizer.y_type_ == "multiclass" else SigmoidCrossEntropy()
         Y = binarizer.transform(y).astype(np.float64)
         return y, Y, loss, {"classes_": binarizer.classes_, "_label_binarizer": binarizer}

@@ -119,8 +119,12 @@ class LSTMNetwork:
     def __setstate__(self, state):
         # A loaded state may come from a damaged or hand-made file: check it before use.
         try:
-            config = (state["n_features"], *state["hidden_sizes"], state["n_outputs"],
-                      state["n_directions"])  # fmt: skip
+            config = (
+                state["n_features"],
+                *state["hidden_sizes"],
+                state["n_outputs"],
+                state["n_directions"],
+            )
             valid = all(isinstance(v, int) and v > 0 for v in config)
             dtype, params = np.dtype(state["dtype"]), state["params"]
             valid = valid and state["n_directions"] <= 2 and dtype.name in ("float32", "float64")
@@ -184,9 +188,18 @@ class LSTMNetwork:
                 buf.x = x_in  # what backward differentiates against
                 mask = None if masks is None else masks.recurrent[k][d]
                 _lstm.forward_train(
-                    x_in, offsets, cell.W_ih, cell.W_hh.T, cell.bias, buf.G[:N], buf.C[:N],
-                    buf.Hs[:N], None if mask is None else buf.Hm[:N], mask, n_threads,
-                )  # fmt: skip
+                    x_in,
+                    offsets,
+                    cell.W_ih,
+                    cell.W_hh.T,
+                    cell.bias,
+                    buf.G[:N],
+                    buf.C[:N],
+                    buf.Hs[:N],
+                    None if mask is None else buf.Hm[:N],
+                    mask,
+                    n_threads,
+                )
             if k < len(self.hidden_sizes) - 1:
                 x = self._layer_output(buffers, ws.outputs[k], ws.perm, N)
         top = ws.layers[-1]
@@ -229,11 +242,24 @@ class LSTMNetwork:
                     dX = buf.dX[:N]
                 np.copyto(buf.W_hh, cell.W_hh)  # the backward pass takes W_hh untransposed
                 _lstm.backward(
-                    buf.x, offsets, cell.W_ih, buf.W_hh, buf.G[:N], buf.C[:N], buf.Hs[:N],
-                    buf.dHs[:N], buf.dC[:B], cell_grad.W_ih, cell_grad.W_hh.T,
-                    cell_grad.bias, dX, None if mask is None else buf.Hm[:N], mask,
-                    None if mask is None else buf.R[:B], n_threads,
-                )  # fmt: skip
+                    buf.x,
+                    offsets,
+                    cell.W_ih,
+                    buf.W_hh,
+                    buf.G[:N],
+                    buf.C[:N],
+                    buf.Hs[:N],
+                    buf.dHs[:N],
+                    buf.dC[:B],
+                    cell_grad.W_ih,
+                    cell_grad.W_hh.T,
+                    cell_grad.bias,
+                    dX,
+                    None if mask is None else buf.Hm[:N],
+                    mask,
+                    None if mask is None else buf.R[:B],
+                    n_threads,
+                )
                 if dX is not None and masks is not None and masks.inputs[k][d] is not None:
                     scale_rows(dX, offsets, masks.inputs[k][d], dX)
             if k > 0 and self.n_directions == 2:
@@ -284,10 +310,16 @@ class LSTMNetwork:
                     x_in = x if d == 0 else _take(x, perm)
                     Hs = np.empty((N, H), dtype=self.dtype)
                     _lstm.forward_predict(
-                        x_in, batch.offsets, cell.W_ih, cell.W_hh.T, cell.bias,
+                        x_in,
+                        batch.offsets,
+                        cell.W_ih,
+                        cell.W_hh.T,
+                        cell.bias,
                         np.empty((N, 4 * H), dtype=self.dtype),
-                        np.empty((B, H), dtype=self.dtype), Hs, n_threads,
-                    )  # fmt: skip
+                        np.empty((B, H), dtype=self.dtype),
+                        Hs,
+                        n_threads,
+                    )
                     states.append(Hs)
                 x = (
                     states[0]
@@ -366,7 +398,7 @@ class Workspace:
                     staged_input=d == 1 or bool(self.dropout),
                     recurrent_dropout=bool(self.recurrent_dropout),
                     dX=bidirectional and k > 0,
-                )  # fmt: skip
+                )
                 for d in range(net.n_directions)
             ]
             for k, (n_in, H) in enumerate(zip(net.layer_inputs(), net.hidden_sizes, strict=True))

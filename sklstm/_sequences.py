@@ -65,7 +65,25 @@ def check_sequences(X, *, dtype, n_features=None):
     return seqs
 
 
+def _numbers(a, dtype, name):
+    """``a`` as ``dtype``; a clear error when it holds strings or objects, not numbers."""
+    try:
+        return a.astype(dtype)
+    except (TypeError, ValueError) as exc:
+        example = a.flat[0]
+        shown = (
+            repr(str(example))
+            if isinstance(example, (str, bytes))
+            else (f"an instance of {type(example).__name__!r}")
+        )
+        raise type(exc)(
+            f"{name} must hold numbers; it holds {a.dtype} values such as {shown} ({exc})."
+        ) from exc
+
+
 def _regular(X, dtype):
+    if isinstance(X, np.ndarray) and X.dtype.kind in "OSU":
+        X = _numbers(X, dtype, "X")
     if isinstance(X, np.ndarray) and X.dtype.kind in "biuf" and X.ndim in (2, 3) and X.size:
         # The common case, without check_array's generality: that costs tens of
         # microseconds, as much as predicting one sequence.
@@ -112,8 +130,9 @@ def _ragged(arrays, dtype):
             )
         if a.shape[0] == 0:
             raise ValueError(f"Sequence {i} of X is empty: it has no time steps.")
-        if a.dtype.kind not in "biuf":
-            # Only for its messages about strings, objects or complex numbers.
+        if a.dtype.kind in "OSU":
+            a = _numbers(a, dtype, f"Sequence {i} of X")
+        elif a.dtype.kind not in "biuf":  # complex, or dates: check_array's messages
             a = check_array(a.reshape(len(a), -1), dtype=dtype, input_name=f"Sequence {i} of X")
         a = a.reshape(len(a), -1)
         if steps and a.shape[1] != steps[0].shape[1]:

@@ -72,9 +72,10 @@ class Checkpoint:
         for name, saved in zip(self.optimizer.ARRAYS, self.arrays, strict=True):
             np.copyto(saved, getattr(self.optimizer, name))
         self.scalars = {
-            name: getattr(self.optimizer, name) for name in ("learning_rate", "steps")
+            name: getattr(self.optimizer, name)
+            for name in ("learning_rate", "steps")
             if hasattr(self.optimizer, name)
-        }  # fmt: skip
+        }
         self.records = {
             name: list(value) if isinstance(value, list) else value
             for name, value in vars(self.history).items()

@@ -56,9 +56,13 @@ def to_torch(est):
 
     def lstm_module(n_in, H, n_layers):
         return torch.nn.LSTM(
-            n_in, H, num_layers=n_layers, batch_first=True, dtype=dtype,
+            n_in,
+            H,
+            num_layers=n_layers,
+            batch_first=True,
+            dtype=dtype,
             bidirectional=bidirectional,
-        )  # fmt: skip
+        )
 
     if len(set(sizes)) == 1:
         lstm = lstm_module(net.n_features, sizes[0], len(sizes))

@@ -91,8 +91,7 @@ def test_bidirectional_gradient(rng, scheme, loss_name, lengths, n_features, hid
 
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("lengths, n_features, hidden", MORE_SHAPES)
-def test_gradient_with_fixed_dropout_masks(rng, scheme, bidirectional, lengths, n_features,
-                                           hidden):  # fmt: skip
+def test_gradient_with_fixed_dropout_masks(rng, scheme, bidirectional, lengths, n_features, hidden):
     loss, kind, n_outputs = LOSSES["mse-identity"]
     net = make_network(rng, n_features, hidden, n_outputs, bidirectional=bidirectional)
     X = random_sequences(rng, lengths, n_features)

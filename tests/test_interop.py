@@ -35,8 +35,9 @@ def ragged(rng, n, D, dtype):
 def test_to_torch_computes_the_fitted_model(rng, sizes, module_type, dtype, tol, bidirectional):
     X = ragged(rng, 30, 3, dtype)
     y = rng.integers(3, size=30)
-    clf = LSTMClassifier(sizes, max_iter=3, dtype=dtype, random_state=0,
-                         bidirectional=bidirectional).fit(X, y)  # fmt: skip
+    clf = LSTMClassifier(
+        sizes, max_iter=3, dtype=dtype, random_state=0, bidirectional=bidirectional
+    ).fit(X, y)
     lstm, head = to_torch(clf)
     assert isinstance(lstm, module_type) and lstm.training
     logits = torch_logits(lstm, head, X)
@@ -51,8 +52,9 @@ def test_to_torch_computes_the_fitted_model(rng, sizes, module_type, dtype, tol,
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_load_torch_puts_torch_weights_in(rng, sizes, bidirectional):
     X = ragged(rng, 20, 2, np.float64)
-    reg = LSTMRegressor(sizes, max_iter=1, dtype="float64", random_state=0,
-                        bidirectional=bidirectional).fit(X, np.ones(20))  # fmt: skip
+    reg = LSTMRegressor(
+        sizes, max_iter=1, dtype="float64", random_state=0, bidirectional=bidirectional
+    ).fit(X, np.ones(20))
     lstm, head = to_torch(reg)
     with torch.no_grad():
         for p in [*lstm.parameters(), *head.parameters()]:

@@ -128,8 +128,9 @@ def test_dropout_masks_follow_keras(rng, scheme):
     Hs = ws.layers[0][0].Hs
     for i, sample in enumerate(batch.order):  # masks are by position in the batch
         rows = batch.offsets[:-1][: len(X[sample])] + i
-        expected = reference_lstm(net.views.layers[0][0], X[sample], masks.inputs[0][0][i],
-                                  masks.recurrent[0][0][i])  # fmt: skip
+        expected = reference_lstm(
+            net.views.layers[0][0], X[sample], masks.inputs[0][0][i], masks.recurrent[0][0][i]
+        )
         np.testing.assert_allclose(Hs[rows], expected, rtol=1e-12, atol=1e-14)
 
 

@@ -31,8 +31,14 @@ def params_of(est):
 
 def test_partial_fit_calls_train_as_fit_epochs(rng):
     X, y = regression(rng)
-    kwargs = dict(hidden_layer_sizes=5, batch_size=16, random_state=0, tol=0.0,
-                  dropout=0.2, recurrent_dropout=0.2)  # fmt: skip
+    kwargs = dict(
+        hidden_layer_sizes=5,
+        batch_size=16,
+        random_state=0,
+        tol=0.0,
+        dropout=0.2,
+        recurrent_dropout=0.2,
+    )
     fitted = LSTMRegressor(max_iter=3, **kwargs).fit(X, y)
     partial = LSTMRegressor(**kwargs)
     for _ in range(3):
@@ -90,8 +96,13 @@ def test_warm_start_continues_from_the_last_fit(rng):
 
 def test_early_stopping_keeps_the_best_epoch(rng):
     X, y = regression(rng, n=120)
-    kwargs = dict(hidden_layer_sizes=6, learning_rate_init=0.05, random_state=1,
-                  early_stopping=True, validation_fraction=0.25)  # fmt: skip
+    kwargs = dict(
+        hidden_layer_sizes=6,
+        learning_rate_init=0.05,
+        random_state=1,
+        early_stopping=True,
+        validation_fraction=0.25,
+    )
     stopped = LSTMRegressor(max_iter=200, n_iter_no_change=3, **kwargs).fit(X, y)
     scores = stopped.validation_scores_
     assert stopped.n_iter_ == len(scores) < 200
@@ -134,8 +145,16 @@ def test_adaptive_learning_rate_divides_by_five_on_stalls(rng):
 
 def full_batch(**params):
     """Whole-data batches in a fixed order: weights and repetitions then train alike."""
-    return LSTMRegressor(4, batch_size=1000, shuffle=False, alpha=0.0, max_iter=3,
-                         dtype="float64", random_state=0, **params)  # fmt: skip
+    return LSTMRegressor(
+        4,
+        batch_size=1000,
+        shuffle=False,
+        alpha=0.0,
+        max_iter=3,
+        dtype="float64",
+        random_state=0,
+        **params,
+    )
 
 
 def test_sample_weight_is_repetition_and_zero_is_removal(rng):
@@ -184,9 +203,18 @@ def test_clip_norm_scales_the_gradient_down_to_it(rng):
 
     def one_step(lr, clip_norm):
         """Weights after one full-batch SGD step without momentum: init - lr * gradient."""
-        reg = LSTMRegressor(4, solver="sgd", momentum=0.0, learning_rate_init=lr,
-                            batch_size=20, max_iter=1, alpha=0.0, random_state=0,
-                            dtype="float64", clip_norm=clip_norm)  # fmt: skip
+        reg = LSTMRegressor(
+            4,
+            solver="sgd",
+            momentum=0.0,
+            learning_rate_init=lr,
+            batch_size=20,
+            max_iter=1,
+            alpha=0.0,
+            random_state=0,
+            dtype="float64",
+            clip_norm=clip_norm,
+        )
         return params_of(reg.fit(X, 100 * y))
 
     for clip_norm in (1e-3, None):

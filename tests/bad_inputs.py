@@ -1,0 +1,212 @@
+"""Bad input, case by case: what sklstm is given and the error it answers with.
+
+Run ``python tests/bad_inputs.py`` to print the table of ``tests/README.md``; the tests
+check that the table is current and that no rejected call changes a fitted estimator.
+"""
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse
+from sklearn.exceptions import NotFittedError
+
+from sklstm import LSTMClassifier, LSTMRegressor
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(12, 5, 2))
+Y_CLASS = np.arange(12) % 3
+Y_REG = RNG.normal(size=12)
+
+
+def with_value(array, index, value):
+    array = array.copy()
+    array[index] = value
+    return array
+
+
+@dataclass
+class Case:
+    name: str
+    method: str  # the estimator method called, with args
+    args: tuple
+    error: type
+    estimator: str = "classifier"  # or "regressor"
+    params: dict = None  # set after the first fit, before the call
+    fitted_first: bool = True  # whether the call is made on a fitted estimator
+
+    def prepare(self):
+        """The estimator the call is made on: fitted on good data first, unless the case is
+        about an unfitted one."""
+        cls = LSTMClassifier if self.estimator == "classifier" else LSTMRegressor
+        est = cls(hidden_layer_sizes=3, max_iter=2, random_state=0)
+        if self.fitted_first:
+            est.fit(X, Y_CLASS if self.estimator == "classifier" else Y_REG)
+        return est.set_params(**(self.params or {}))
+
+
+def data_cases():
+    ragged = [RNG.normal(size=(n, 2)) for n in (4, 2, 6)]
+    return [
+        Case("NaN in X", "fit", (with_value(X, (3, 1, 0), np.nan), Y_CLASS), ValueError),
+        Case("inf in X", "fit", (with_value(X, (0, 0, 1), np.inf), Y_CLASS), ValueError),
+        Case(
+            "NaN in a ragged sequence",
+            "fit",
+            ([*ragged[:2], with_value(ragged[2], (5, 0), np.nan)], [0, 1, 0]),
+            ValueError,
+        ),
+        Case("NaN in y", "fit", (X, with_value(Y_REG, 2, np.nan)), ValueError, "regressor"),
+        Case("inf in y", "fit", (X, with_value(Y_REG, 2, np.inf)), ValueError, "regressor"),
+        Case("inf in class labels", "fit", (X, with_value(Y_CLASS * 1.0, 0, np.inf)), ValueError),
+        Case(
+            "NaN in sample_weight",
+            "fit",
+            (X, Y_CLASS, with_value(np.ones(12), 4, np.nan)),
+            ValueError,
+        ),
+        Case("negative sample_weight", "fit", (X, Y_CLASS, -np.ones(12)), ValueError),
+        Case("sample_weight of the wrong length", "fit", (X, Y_CLASS, np.ones(5)), ValueError),
+        Case("empty X (no samples)", "fit", (np.empty((0, 5, 2)), []), ValueError),
+        Case("empty list X", "fit", ([], []), ValueError),
+        Case("zero-length sequences (array)", "fit", (np.empty((12, 0, 2)), Y_CLASS), ValueError),
+        Case(
+            "zero-length sequence in a ragged list",
+            "fit",
+            ([ragged[0], np.empty((0, 2)), ragged[2]], [0, 1, 0]),
+            ValueError,
+        ),
+        Case("a single class", "fit", (X, np.zeros(12)), ValueError),
+        Case("continuous y for a classifier", "fit", (X, Y_REG), ValueError),
+        Case("y is None", "fit", (X, None), ValueError),
+        Case("X and y of different lengths", "fit", (X, Y_CLASS[:-1]), ValueError),
+        Case("1-D X", "fit", (X[:, 0, 0], Y_CLASS), ValueError),
+        Case("4-D X", "fit", (X[..., None], Y_CLASS), ValueError),
+        Case("X of strings", "fit", (np.full((12, 5), "a"), Y_CLASS), ValueError),
+        Case("X of objects", "fit", (np.array([[object()] * 5] * 12), Y_CLASS), TypeError),
+        Case("complex X", "fit", (X + 1j, Y_CLASS), ValueError),
+        Case("sparse X", "fit", (scipy.sparse.csr_matrix(X[:, :, 0]), Y_CLASS), TypeError),
+        Case(
+            "ragged sequences with different feature counts",
+            "fit",
+            ([ragged[0], RNG.normal(size=(3, 4))], [0, 1]),
+            ValueError,
+        ),
+        Case(
+            "a sequence of 3 dimensions in a list",
+            "fit",
+            ([ragged[0], RNG.normal(size=(3, 2, 1))], [0, 1]),
+            ValueError,
+        ),
+        Case("another number of features at predict", "predict", (X[:, :, :1],), ValueError),
+        Case(
+            "another number of features at partial_fit",
+            "partial_fit",
+            (X[:, :, :1], Y_CLASS),
+            ValueError,
+        ),
+        Case("labels outside classes at partial_fit", "partial_fit", (X, Y_CLASS + 7), ValueError),
+        Case(
+            "classes missing at the first partial_fit",
+            "partial_fit",
+            (X, Y_CLASS),
+            ValueError,
+            fitted_first=False,
+        ),
+        Case(
+            "partial_fit with early_stopping",
+            "partial_fit",
+            (X, Y_CLASS),
+            ValueError,
+            params={"early_stopping": True},
+        ),
+        Case(
+            "hidden layers changed under warm_start",
+            "fit",
+            (X, Y_CLASS),
+            ValueError,
+            params={"warm_start": True, "hidden_layer_sizes": (3, 3)},
+        ),
+        Case(
+            "class_weight with multilabel y",
+            "fit",
+            (X, np.eye(2, dtype=int)[Y_CLASS % 2]),
+            ValueError,
+            params={"class_weight": "balanced"},
+        ),
+        Case("predict before fit", "predict", (X,), NotFittedError, fitted_first=False),
+    ]
+
+
+# An invalid value of every hyperparameter; the tests check that none is missing.
+INVALID_PARAMETERS = {
+    "hidden_layer_sizes": (4, 0),
+    "solver": "lbfgs",
+    "alpha": -1.0,
+    "batch_size": 0,
+    "learning_rate": "invscaling",
+    "learning_rate_init": 0.0,
+    "max_iter": 0,
+    "shuffle": "yes",
+    "random_state": "seed",
+    "tol": -1.0,
+    "verbose": "loud",
+    "warm_start": 2,
+    "momentum": 1.5,
+    "nesterovs_momentum": "no",
+    "early_stopping": "no",
+    "validation_fraction": 1.0,
+    "beta_1": 1.0,
+    "beta_2": -0.1,
+    "epsilon": 0.0,
+    "n_iter_no_change": 0,
+    "rho": 1.0,
+    "bidirectional": "both",
+    "dropout": 1.0,
+    "recurrent_dropout": -0.5,
+    "clip_norm": 0.0,
+    "dtype": "float16",
+    "class_weight": "auto",
+    "output_activation": "relu",
+}
+
+
+def parameter_cases():
+    cases = []
+    for name, value in INVALID_PARAMETERS.items():
+        estimator = "regressor" if name == "output_activation" else "classifier"
+        y = Y_REG if estimator == "regressor" else Y_CLASS
+        cases.append(Case(f"{name}={value!r}", "fit", (X, y), ValueError, estimator, {name: value}))
+    return cases
+
+
+CASES = data_cases() + parameter_cases()
+
+
+def message(case):
+    """The first line of the error message the case gets; sets of allowed values, which
+    Python lists in no fixed order, sorted."""
+    est = case.prepare()
+    try:
+        getattr(est, case.method)(*case.args)
+    except case.error as exc:
+        first_line = str(exc).splitlines()[0]
+        return re.sub(
+            r"\{([^{}]*)\}", lambda m: "{" + ", ".join(sorted(m[1].split(", "))) + "}", first_line
+        )
+    raise AssertionError(f"{case.name}: no {case.error.__name__}")
+
+
+def table():
+    rows = ["| input | call | error | message |", "|---|---|---|---|"]
+    for case in CASES:
+        text = message(case).replace("|", "\\|")
+        rows.append(f"| {case.name} | {case.method} | {case.error.__name__} | {text} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    import warnings
+
+    warnings.simplefilter("ignore")
+    print(table())

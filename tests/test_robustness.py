@@ -1,0 +1,302 @@
+"""Bad input, faults during training, load, concurrency and persistence."""
+
+import io
+import json
+import pickle
+import resource
+import tracemalloc
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+from bad_inputs import CASES, INVALID_PARAMETERS, message, table
+
+from sklstm import DivergenceWarning, LSTMClassifier, LSTMRegressor, _network
+from sklstm._estimators import _BaseLSTM
+
+# --- bad input -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_bad_input_is_refused_before_anything_changes(case):
+    est = case.prepare()
+    state = pickle.dumps(est.__dict__)
+    with pytest.raises(case.error):
+        getattr(est, case.method)(*case.args)
+    assert pickle.dumps(est.__dict__) == state
+
+
+def test_every_hyperparameter_has_a_bad_value_case():
+    constraints = {
+        *_BaseLSTM._parameter_constraints,
+        *LSTMClassifier._parameter_constraints,
+        *LSTMRegressor._parameter_constraints,
+    }
+    assert constraints == set(INVALID_PARAMETERS)
+
+
+def test_the_table_of_bad_inputs_is_current():
+    readme = (Path(__file__).parent / "README.md").read_text()
+    assert table() in readme, "tests/README.md is stale: python tests/bad_inputs.py prints it"
+
+
+def test_error_messages_name_the_problem():
+    named = {
+        "NaN in X": "NaN",
+        "zero-length sequence in a ragged list": "Sequence 1",
+        "X and y of different lengths": "12 sequences but y has 11",
+        "ragged sequences with different feature counts": "4 features per time step",
+    }
+    for case in CASES:
+        if case.name in named:
+            assert named[case.name] in message(case)
+
+
+# --- faults during training ------------------------------------------------------------
+
+
+def data(rng, n=40):
+    X = rng.normal(size=(n, 5, 2))
+    return X, X[:, -1, 0]
+
+
+def test_divergence_keeps_the_last_completed_epoch(rng):
+    X, y = data(rng)
+    reg = LSTMRegressor(4, max_iter=3, solver="sgd", random_state=0, warm_start=True)
+    reg.fit(X, y)
+    before = reg.network_.params.copy()
+    with pytest.warns(DivergenceWarning, match="keeps the weights of epoch 3"):
+        reg.set_params(learning_rate_init=1e30).fit(X, y * 1e10)
+    np.testing.assert_array_equal(reg.network_.params, before)
+    assert reg.n_iter_ == 0 and len(reg.loss_curve_) == 3
+    assert np.isfinite(reg.predict(X)).all()
+
+
+def test_divergence_in_the_first_epoch_leaves_the_estimator_unfitted(rng):
+    X, y = data(rng)
+    reg = LSTMRegressor(4, solver="sgd", learning_rate_init=1e30, random_state=0)
+    with pytest.raises(FloatingPointError, match="diverged in its first epoch"):
+        reg.fit(X, y * 1e10)
+    assert not hasattr(reg, "network_")
+
+
+def test_divergence_mid_training_keeps_earlier_epochs(rng, monkeypatch):
+    X, y = data(rng)
+    batches_per_epoch = 2  # 40 samples, batches of 20
+    real_backward = _network.LSTMNetwork.backward
+    calls = []
+
+    def poisoned_backward(self, batch, ws, d_out, g, n_threads):
+        real_backward(self, batch, ws, d_out, g, n_threads)
+        calls.append(1)
+        if len(calls) == 2 * batches_per_epoch + 1:  # the first batch of epoch 3
+            g.head_b[:] = np.nan
+
+    monkeypatch.setattr(_network.LSTMNetwork, "backward", poisoned_backward)
+    with pytest.warns(DivergenceWarning, match="the gradient stopped being finite"):
+        reg = LSTMRegressor(4, batch_size=20, max_iter=10, random_state=0).fit(X, y)
+    monkeypatch.undo()
+    two_epochs = LSTMRegressor(4, batch_size=20, max_iter=2, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(reg.network_.params, two_epochs.network_.params)
+    assert reg.loss_curve_ == two_epochs.loss_curve_
+
+
+@pytest.mark.parametrize("interrupted_batch, kept_epochs", [(5, 2), (1, 0)])
+def test_keyboard_interrupt_keeps_the_last_completed_epoch(
+    rng, monkeypatch, interrupted_batch, kept_epochs
+):
+    X, y = data(rng)
+    real_forward = _network.LSTMNetwork.forward
+    calls = []
+
+    def interrupted_forward(self, *args):
+        calls.append(1)
+        if len(calls) == interrupted_batch:
+            raise KeyboardInterrupt
+        return real_forward(self, *args)
+
+    monkeypatch.setattr(_network.LSTMNetwork, "forward", interrupted_forward)
+    reg = LSTMRegressor(4, batch_size=20, max_iter=10, random_state=0)
+    expected = "keeps the weights of epoch 2" if kept_epochs else "nothing changed"
+    with pytest.raises(KeyboardInterrupt), pytest.warns(UserWarning, match=expected):
+        reg.fit(X, y)
+    monkeypatch.undo()
+    if not kept_epochs:
+        assert not hasattr(reg, "network_")
+        return
+    assert reg.n_iter_ == kept_epochs
+    reference = LSTMRegressor(4, batch_size=20, max_iter=kept_epochs, random_state=0)
+    np.testing.assert_array_equal(reg.network_.params, reference.fit(X, y).network_.params)
+    reg.predict(X)  # usable
+
+
+# --- load and concurrency --------------------------------------------------------------
+
+
+def test_predictions_from_eight_threads_at_once(rng):
+    X = [rng.normal(size=(n, 3)) for n in rng.integers(1, 30, size=200)]
+    clf = LSTMClassifier(8, max_iter=2, random_state=0).fit(X, rng.integers(3, size=200))
+    serial = [clf.predict_proba(X[i::8]) for i in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(3):
+            parallel = list(pool.map(lambda i: clf.predict_proba(X[i::8]), range(8)))
+            for a, b in zip(serial, parallel, strict=True):
+                np.testing.assert_array_equal(a, b)
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def test_repeated_fits_do_not_leak(rng):
+    X, y = data(rng)
+    X_ragged = [x[: rng.integers(1, 6)] for x in X]
+
+    def fits(n):
+        for i in range(n):
+            LSTMRegressor(4, max_iter=1, bidirectional=i % 2 == 0, dropout=0.1, random_state=i).fit(
+                X_ragged if i % 3 else X, y
+            ).predict(X)
+
+    fits(20)  # allocator pools and caches reach their size
+    before = peak_rss_mb()
+    fits(200)
+    assert peak_rss_mb() - before < 20
+
+
+def test_prediction_memory_is_bounded_on_a_million_sequences(rng):
+    reg = LSTMRegressor(4, max_iter=1, random_state=0).fit(*data(rng))
+    X = rng.normal(size=(1_000_000, 5, 2)).astype(np.float32)
+    tracemalloc.start()
+    y = reg.predict(X)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert y.shape == (1_000_000,) and np.isfinite(y).all()
+    # Per-sequence bookkeeping and outputs (~40 MB for a million sequences) and one chunk's
+    # buffers: never the gates of all sequences at once (320 MB).
+    assert peak < 60e6
+
+
+# --- persistence -----------------------------------------------------------------------
+
+
+def fitted_models(rng):
+    X, y = data(rng)
+    labels = (y > 0).astype(int)
+    models = [
+        LSTMRegressor(4, max_iter=2, random_state=0).fit(X, y),
+        LSTMRegressor(4, max_iter=2, random_state=0, dtype="float64").fit(X, y),
+        LSTMClassifier((4, 3), bidirectional=True, max_iter=2, random_state=0).fit(X, labels),
+        LSTMClassifier(4, random_state=0).partial_fit(X, labels, classes=[0, 1]),
+    ]
+    return X, y, labels, models
+
+
+@pytest.mark.parametrize(
+    "dumps, loads",
+    [
+        (pickle.dumps, pickle.loads),
+        (
+            lambda m: (joblib.dump(m, f := io.BytesIO()), f.getvalue())[1],
+            lambda b: joblib.load(io.BytesIO(b)),
+        ),
+    ],
+)
+def test_pickle_and_joblib_round_trips(rng, dumps, loads):
+    X, y, labels, models = fitted_models(rng)
+    for model in models:
+        restored = loads(dumps(model))
+        np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+        # Training continues exactly as it would have: optimizer state and random stream.
+        target = y if isinstance(model, LSTMRegressor) else labels
+        np.testing.assert_array_equal(
+            restored.partial_fit(X, target).network_.params,
+            model.partial_fit(X, target).network_.params,
+        )
+
+
+# The sklstm types a saved model holds: what skops.io.load must be told to trust.
+SKOPS_TRUSTED = {
+    "sklstm._estimators.LSTMClassifier",
+    "sklstm._estimators.LSTMRegressor",
+    "sklstm._network.LSTMNetwork",
+    "sklstm._losses.SigmoidCrossEntropy",
+    "sklstm._losses.SoftmaxCrossEntropy",
+    "sklstm._losses.SquaredError",
+    "sklstm._optimizers.Adam",
+    "sklstm._optimizers.SGD",
+    "sklstm._optimizers.RMSprop",
+    "sklstm._optimizers.Adagrad",
+}
+
+
+def test_skops_round_trip_needs_only_sklstm_types(rng, tmp_path):
+    sio = pytest.importorskip("skops.io")
+    X, y, labels, models = fitted_models(rng)
+    models.append(LSTMRegressor(3, solver="rmsprop", max_iter=1).fit(X, y))
+    for i, model in enumerate(models):
+        path = tmp_path / f"model{i}.skops"
+        sio.dump(model, path)
+        untrusted = set(sio.get_untrusted_types(file=path))
+        assert untrusted <= SKOPS_TRUSTED
+        restored = sio.load(path, trusted=sorted(untrusted))
+        np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+
+
+def test_damaged_or_tampered_skops_files_fail_cleanly(rng, tmp_path):
+    sio = pytest.importorskip("skops.io")
+    X, y, _, models = fitted_models(rng)
+    path = tmp_path / "model.skops"
+    sio.dump(models[0], path)
+    data_bytes = path.read_bytes()
+    truncated = tmp_path / "truncated.skops"
+    truncated.write_bytes(data_bytes[: len(data_bytes) // 2])
+    with pytest.raises(Exception) as truncated_error:
+        sio.load(truncated, trusted=sorted(SKOPS_TRUSTED))
+    assert isinstance(truncated_error.value, (zipfile.BadZipFile, ValueError, OSError, KeyError))
+
+    def tampered(edit_schema=None, edit_files=None):
+        with zipfile.ZipFile(path) as zin:
+            files = {name: zin.read(name) for name in zin.namelist()}
+        schema = json.loads(files["schema.json"])
+        if edit_schema:
+            edit_schema(schema)
+        if edit_files:
+            edit_files(schema, files)
+        files["schema.json"] = json.dumps(schema).encode()
+        out = tmp_path / "tampered.skops"
+        with zipfile.ZipFile(out, "w") as zout:
+            for name, content in files.items():
+                zout.writestr(name, content)
+        return out
+
+    # A type that runs code on load is refused as untrusted, never imported and run.
+    def smuggle(schema):
+        schema["__class__"], schema["__module__"] = "system", "os"
+
+    with pytest.raises(sio.exceptions.UntrustedTypesFoundException):
+        sio.load(tampered(smuggle), trusted=sorted(SKOPS_TRUSTED))
+
+    # Parameters that do not fit the network are refused when it rebuilds itself.
+    def shorten_params(schema, files):
+        node = next(n for n in _nodes(schema) if "params" in n)["params"]
+        buffer = io.BytesIO()
+        np.save(buffer, np.zeros(10, dtype=np.float32))
+        files[node["file"]] = buffer.getvalue()
+
+    with pytest.raises(ValueError, match="do not fit the saved network shape"):
+        sio.load(tampered(edit_files=shorten_params), trusted=sorted(SKOPS_TRUSTED))
+
+
+def _nodes(node):
+    """Every dict in a skops schema, depth first."""
+    if isinstance(node, dict):
+        yield node
+        children = node.values()
+    else:
+        children = node if isinstance(node, list) else []
+    for child in children:
+        yield from _nodes(child)
