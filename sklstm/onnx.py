@@ -1,0 +1,168 @@
+"""Export to ONNX, on ONNX's own LSTM operator; onnx is imported only when called."""
+
+import numpy as np
+from sklearn.base import is_regressor
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["to_onnx"]
+
+OPSET = 17
+# ONNX orders an LSTM's gates i, o, f, c; sklstm, as PyTorch, i, f, g(=c), o.
+_ONNX_GATES = [0, 3, 1, 2]
+
+
+def to_onnx(est, *, variable_lengths=False):
+    """An ONNX model that computes the fitted estimator's predictions.
+
+    The graph runs ONNX's ``LSTM`` operator once per layer, then the dense head and the
+    output activation, in float32 (a float64 model's weights are cast).
+
+    Parameters
+    ----------
+    est : LSTMClassifier or LSTMRegressor
+        A fitted estimator.
+    variable_lengths : bool, default=False
+        Add an int64 input ``lengths`` (N,): each sequence's true length in the padded X,
+        which ONNX's LSTM honours (a reverse direction starts at each sequence's own end).
+
+    Returns
+    -------
+    model : onnx.ModelProto
+        Input ``X``: float32 (N, T, D) (and ``lengths``). Outputs: for a classifier
+        ``label`` (N,) (an int64 indicator (N, n_labels) for multilabel targets) and
+        ``probabilities`` (N, n_classes); for a regressor ``variable`` (N, n_outputs).
+
+    Examples
+    --------
+    >>> import numpy as np, onnxruntime
+    >>> from sklstm import LSTMRegressor
+    >>> from sklstm.onnx import to_onnx
+    >>> X = np.random.RandomState(0).normal(size=(20, 5, 2)).astype(np.float32)
+    >>> reg = LSTMRegressor(4, max_iter=2, random_state=0).fit(X, X[:, -1, 0])
+    >>> session = onnxruntime.InferenceSession(to_onnx(reg).SerializeToString())
+    >>> (y,) = session.run(None, {"X": X})
+    >>> bool(np.allclose(y.ravel(), reg.predict(X), atol=1e-5))
+    True
+    """
+    try:
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError as exc:
+        raise ImportError("sklstm.onnx needs onnx: pip install onnx") from exc
+    check_is_fitted(est)
+    net = est.network_
+    graph = _Graph(helper, numpy_helper)
+
+    graph.input("X", TensorProto.FLOAT, ["N", "T", net.n_features])
+    lengths = ""
+    if variable_lengths:
+        graph.input("lengths", TensorProto.INT64, ["N"])
+        lengths = graph.node("Cast", ["lengths"], to=TensorProto.INT32)
+    x = graph.node("Transpose", ["X"], perm=[1, 0, 2])  # ONNX's LSTM: time first
+    direction = "bidirectional" if net.n_directions == 2 else "forward"
+    for k, layer in enumerate(net.views.layers):
+        H = layer[0].W_hh.shape[1]
+        weights = [
+            np.stack([_reorder(getattr(cell, name)) for cell in layer]) for name in ("W_ih", "W_hh")
+        ]
+        biases = np.stack(
+            [np.concatenate([_reorder(cell.bias), np.zeros(4 * H)]) for cell in layer]
+        )
+        inputs = [
+            x,
+            graph.constant(weights[0]),
+            graph.constant(weights[1]),
+            graph.constant(biases),
+        ] + ([lengths] if lengths else [])
+        y, y_h = graph.node("LSTM", inputs, outputs=2, hidden_size=H, direction=direction)
+        # Y is (T, directions, N, H): the next layer reads (T, N, directions * H).
+        if k < len(net.views.layers) - 1:
+            y = graph.node("Transpose", [y], perm=[0, 2, 1, 3])
+            x = graph.node("Reshape", [y, graph.constant(np.array([0, 0, -1]), np.int64)])
+    # Each direction's final state, side by side: (N, directions * H).
+    h = graph.node("Transpose", [y_h], perm=[1, 0, 2])
+    h = graph.node("Reshape", [h, graph.constant(np.array([0, -1]), np.int64)])
+    z = graph.node(
+        "Gemm", [h, graph.constant(net.views.head_W), graph.constant(net.views.head_b)], transB=1
+    )
+    _outputs(est, graph, z, TensorProto)
+    model = helper.make_model(
+        helper.make_graph(
+            graph.nodes, type(est).__name__, graph.inputs, graph.outputs, graph.initializers
+        ),
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="sklstm",
+    )
+    onnx.checker.check_model(model)
+    return model
+
+
+def _outputs(est, graph, z, TensorProto):
+    """The estimator's predictions from the logits z."""
+    if is_regressor(est):
+        activation = {"identity": "Identity", "tanh": "Tanh", "sigmoid": "Sigmoid"}
+        graph.node(activation[est.out_activation_], [z], name="variable")
+        graph.output("variable", TensorProto.FLOAT, ["N", est.n_outputs_])
+        return
+    kind = est._label_binarizer.y_type_
+    if kind == "multilabel-indicator":
+        graph.node("Sigmoid", [z], name="probabilities")
+        positive = graph.node("Greater", ["probabilities", graph.constant(np.array(0.5))])
+        graph.node("Cast", [positive], name="label", to=TensorProto.INT64)
+        graph.output("label", TensorProto.INT64, ["N", est.n_outputs_])
+    else:
+        if kind == "binary":
+            p = graph.node("Sigmoid", [z])
+            q = graph.node("Sub", [graph.constant(np.array(1.0)), p])
+            graph.node("Concat", [q, p], name="probabilities", axis=1)
+        else:
+            graph.node("Softmax", [z], name="probabilities", axis=1)
+        best = graph.node("ArgMax", ["probabilities"], axis=1, keepdims=0)
+        classes = est.classes_
+        labels = graph.constant(classes, None if classes.dtype.kind in "OUS" else classes.dtype)
+        graph.node("Gather", [labels, best], name="label")
+        elem = graph.elem_type(classes)
+        graph.output("label", elem, ["N"])
+    graph.output("probabilities", TensorProto.FLOAT, ["N", len(est.classes_)])
+
+
+def _reorder(gates):
+    """Gate blocks (first axis, 4H) from sklstm's order to ONNX's."""
+    H = gates.shape[0] // 4
+    return np.concatenate([gates[g * H : (g + 1) * H] for g in _ONNX_GATES])
+
+
+class _Graph:
+    """Nodes, constants, inputs and outputs of an ONNX graph under construction."""
+
+    def __init__(self, helper, numpy_helper):
+        self.helper, self.numpy_helper = helper, numpy_helper
+        self.nodes, self.initializers, self.inputs, self.outputs = [], [], [], []
+
+    def _name(self, prefix):
+        return f"{prefix}_{len(self.nodes) + len(self.initializers)}"
+
+    def constant(self, value, dtype=np.float32):
+        name = self._name("const")
+        array = np.asarray(value) if dtype is None else np.asarray(value, dtype=dtype)
+        if array.dtype.kind in "US":
+            array = array.astype(object)
+        self.initializers.append(self.numpy_helper.from_array(array, name))
+        return name
+
+    def node(self, op, inputs, *, outputs=1, name=None, **attributes):
+        names = [name] if name else [self._name(op.lower()) + f"_{i}" for i in range(outputs)]
+        self.nodes.append(self.helper.make_node(op, inputs, names, **attributes))
+        return names[0] if outputs == 1 else names
+
+    def input(self, name, elem, shape):
+        self.inputs.append(self.helper.make_tensor_value_info(name, elem, shape))
+
+    def output(self, name, elem, shape):
+        self.outputs.append(self.helper.make_tensor_value_info(name, elem, shape))
+
+    def elem_type(self, array):
+        array = np.asarray(array)
+        if array.dtype.kind in "OUS":
+            array = array.astype(object)
+        return self.helper.np_dtype_to_tensor_dtype(array.dtype)

@@ -1,0 +1,74 @@
+"""ONNX export: onnxruntime computes what predict and predict_proba do."""
+
+import sys
+
+import numpy as np
+import pytest
+
+from sklstm import LSTMClassifier, LSTMRegressor
+from sklstm.onnx import to_onnx
+
+ort = pytest.importorskip("onnxruntime")
+
+
+def run(model, **inputs):
+    return ort.InferenceSession(model.SerializeToString()).run(None, inputs)
+
+
+def labels(rng, kind, n):
+    if kind == "binary":
+        return rng.integers(2, size=n)
+    if kind == "strings":
+        return np.array(["low", "mid", "high"])[rng.integers(3, size=n)]
+    return rng.integers(2, size=(n, 3))  # multilabel
+
+
+@pytest.mark.parametrize("kind", ["binary", "strings", "multilabel"])
+@pytest.mark.parametrize("hidden, bidirectional", [((6,), False), ((5, 4), False), ((4, 4), True)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_classifier(rng, kind, hidden, bidirectional, dtype):
+    X = rng.normal(size=(40, 7, 3)).astype(np.float32)
+    clf = LSTMClassifier(
+        hidden, bidirectional=bidirectional, dtype=dtype, max_iter=3, random_state=0
+    ).fit(X, labels(rng, kind, 40))
+    label, proba = run(to_onnx(clf), X=X)
+    np.testing.assert_allclose(proba, clf.predict_proba(X), atol=1e-5)
+    np.testing.assert_array_equal(label, clf.predict(X))
+
+
+@pytest.mark.parametrize("activation, n_outputs", [("identity", 1), ("tanh", 2), ("sigmoid", 1)])
+@pytest.mark.parametrize("hidden, bidirectional", [((6,), False), ((5, 4), True)])
+def test_regressor(rng, activation, n_outputs, hidden, bidirectional):
+    X = rng.normal(size=(40, 7, 2)).astype(np.float32)
+    y = rng.uniform(0.1, 0.9, size=(40, n_outputs)).squeeze()
+    reg = LSTMRegressor(
+        hidden,
+        bidirectional=bidirectional,
+        output_activation=activation,
+        max_iter=3,
+        random_state=0,
+    ).fit(X, y)
+    (values,) = run(to_onnx(reg), X=X)
+    assert values.shape == (40, n_outputs)
+    np.testing.assert_allclose(values.squeeze(), reg.predict(X), atol=1e-5)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_variable_lengths(rng, bidirectional):
+    X = [rng.normal(size=(T, 2)).astype(np.float32) for T in rng.integers(1, 12, size=30)]
+    clf = LSTMClassifier((5, 4), bidirectional=bidirectional, max_iter=2, random_state=0).fit(
+        X, rng.integers(3, size=30)
+    )
+    padded = np.zeros((30, 11, 2), dtype=np.float32)
+    for i, x in enumerate(X):
+        padded[i, : len(x)] = x
+    lengths = np.array([len(x) for x in X], dtype=np.int64)
+    _, proba = run(to_onnx(clf, variable_lengths=True), X=padded, lengths=lengths)
+    np.testing.assert_allclose(proba, clf.predict_proba(X), atol=1e-5)
+
+
+def test_clear_error_without_onnx(rng, monkeypatch):
+    reg = LSTMRegressor(3, max_iter=1).fit(rng.normal(size=(5, 3, 1)), np.ones(5))
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(ImportError, match="sklstm.onnx needs onnx"):
+        to_onnx(reg)
