@@ -1,31 +1,46 @@
-"""Progress over the epochs of a fit: tqdm's bar when installed, else a line per epoch."""
+"""Progress over the epochs of a fit: tqdm's bar when installed, else a bar of our own on a
+terminal, and a line per epoch (as scikit-learn's MLP prints) anywhere else."""
+
+import sys
 
 try:
     from tqdm.auto import tqdm
 except ImportError:  # tqdm is optional
     tqdm = None
 
+BAR_WIDTH = 24
+
 
 class Progress:
     def __init__(self, verbose, n_epochs):
+        self.verbose, self.n_epochs, self.done = bool(verbose), n_epochs, 0
         self.bar = None
-        self.verbose = bool(verbose)
         if self.verbose and tqdm is not None:
             self.bar = tqdm(total=n_epochs, desc="sklstm", unit="epoch", leave=False)
+        self.in_place = self.verbose and self.bar is None and sys.stderr.isatty()
 
     def update(self, history):
         if not self.verbose:
             return
+        self.done += 1
         stats = {"loss": f"{history.loss_curve[-1]:.6g}"}
         if history.validation_scores is not None:
             stats["validation score"] = f"{history.validation_scores[-1]:.4f}"
         if self.bar is not None:
             self.bar.set_postfix(stats, refresh=False)
             self.bar.update()
+            return
+        text = ", ".join(f"{name} = {value}" for name, value in stats.items())
+        if self.in_place:
+            filled = BAR_WIDTH * self.done // self.n_epochs
+            bar = "#" * filled + "." * (BAR_WIDTH - filled)
+            sys.stderr.write(f"\rsklstm [{bar}] epoch {self.done}/{self.n_epochs}, {text}  ")
+            sys.stderr.flush()
         else:
-            line = ", ".join(f"{name} = {value}" for name, value in stats.items())
-            print(f"Epoch {len(history.loss_curve)}, {line}")
+            print(f"Epoch {len(history.loss_curve)}, {text}")
 
     def close(self):
         if self.bar is not None:
             self.bar.close()
+        elif self.in_place and self.done:
+            sys.stderr.write("\n")

@@ -105,6 +105,19 @@ def load_torch(est, lstm, head):
     Returns
     -------
     est : the estimator, with the modules' weights
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sklstm import LSTMRegressor
+    >>> from sklstm.interop import load_torch, to_torch
+    >>> X = np.random.RandomState(0).normal(size=(20, 5, 2)).astype(np.float32)
+    >>> reg = LSTMRegressor(4, max_iter=1, random_state=0).fit(X, X[:, -1, 0])
+    >>> lstm, head = to_torch(reg)
+    >>> with torch.no_grad():
+    ...     _ = head.bias.fill_(1.5)  # train or edit in PyTorch, then bring the weights back
+    >>> float(load_torch(reg, lstm, head).network_.views.head_b[0])
+    1.5
     """
     check_is_fitted(est)
     net = est.network_

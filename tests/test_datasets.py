@@ -25,3 +25,13 @@ def test_return_x_y_and_bad_subset():
     assert len(X) == len(y) == 370
     with pytest.raises(ValueError, match="subset must be"):
         load_japanese_vowels(subset="validation")
+
+
+def test_airline():
+    from sklstm.datasets import load_airline
+
+    airline = load_airline()
+    assert airline.data.shape == airline.months.shape == (144,)
+    assert (airline.months[0], airline.months[-1]) == ("1949-01", "1960-12")
+    assert airline.data[[0, -1]].tolist() == [112.0, 432.0]
+    assert "Box" in airline.DESCR

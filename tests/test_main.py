@@ -10,3 +10,22 @@ def test_demo_trains_and_reports(capsys):
     assert accuracy >= 0.95
     assert re.search(r"fit time: [0-9.]+ s", out)
     assert "python -m sklstm --random-state 0" in out
+
+
+def test_demo_plots_the_loss_curve(tmp_path, capsys):
+    path = tmp_path / "loss.png"
+    main(["--plot", str(path)])
+    assert path.stat().st_size > 5_000
+    assert f"--plot {path}" in capsys.readouterr().out
+
+
+def test_demo_says_when_matplotlib_is_missing(monkeypatch, capsys):
+    import sys
+
+    import pytest
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--plot", "loss.png"])
+    assert exit_info.value.code == 2
+    assert "--plot needs matplotlib: pip install matplotlib" in capsys.readouterr().err

@@ -5,7 +5,7 @@ from importlib import resources
 import numpy as np
 from sklearn.utils import Bunch
 
-__all__ = ["load_japanese_vowels"]
+__all__ = ["load_airline", "load_japanese_vowels"]
 
 
 def load_japanese_vowels(*, subset="train", return_X_y=False):
@@ -33,8 +33,8 @@ def load_japanese_vowels(*, subset="train", return_X_y=False):
     --------
     >>> from sklstm.datasets import load_japanese_vowels
     >>> X, y = load_japanese_vowels(return_X_y=True)
-    >>> len(X), X[0].shape, sorted(set(y))[:3]
-    (270, (20, 12), [1, 2, 3])
+    >>> len(X), X[0].shape, sorted(set(y.tolist()))
+    (270, (20, 12), [1, 2, 3, 4, 5, 6, 7, 8, 9])
     """
     parts = {"train": ["train"], "test": ["test"], "all": ["train", "test"]}
     if subset not in parts:
@@ -55,4 +55,34 @@ def load_japanese_vowels(*, subset="train", return_X_y=False):
         target=target,
         feature_names=[f"lpc_{i}" for i in range(1, 13)],
         DESCR=(files / "japanese_vowels.rst").read_text(encoding="utf-8"),
+    )
+
+
+def load_airline():
+    """Load the Airline passengers series (Box and Jenkins), for forecasting.
+
+    144 monthly totals of international airline passengers, in thousands, from January 1949
+    to December 1960. A single series has no (X, y): cut it into forecasting samples with
+    :func:`sklstm.preprocessing.make_windows`.
+
+    Returns
+    -------
+    data : Bunch
+        ``data``: float64 array of shape (144,), the passengers; ``months``: array of
+        "YYYY-MM" strings; ``DESCR``.
+
+    Examples
+    --------
+    >>> from sklstm.datasets import load_airline
+    >>> airline = load_airline()
+    >>> airline.data.shape, str(airline.months[0]), float(airline.data[0])
+    ((144,), '1949-01', 112.0)
+    """
+    files = resources.files(__name__) / "data"
+    rows = (files / "airline.csv").read_text(encoding="utf-8").split()[1:]
+    months, passengers = zip(*(row.split(",") for row in rows), strict=True)
+    return Bunch(
+        data=np.array(passengers, dtype=np.float64),
+        months=np.array(months),
+        DESCR=(files / "airline.rst").read_text(encoding="utf-8"),
     )
