@@ -56,9 +56,9 @@ _PARAMETERS = """\
     batch_size : int, default=32
         Sequences per mini-batch (clipped to the number of samples).
     learning_rate : {"constant", "adaptive"}, default="constant"
-        "adaptive" divides the step size by 5 each time the training loss (the validation
-        score under early stopping) stalls for ``n_iter_no_change`` epochs, and stops
-        training once it would fall below 1e-6; "constant" stops at the first stall.
+        "adaptive" divides the step size by 5 at each stall of the training loss (of the
+        validation score under early stopping), and stops training once it would fall
+        below 1e-6; "constant" stops at the first stall.
     learning_rate_init : float, default=0.001
         Initial step size of the optimizer.
     max_iter : int, default=200
@@ -69,11 +69,13 @@ _PARAMETERS = """\
         Seeds the weight initialisation, the shuffling, the dropout masks and the
         validation split of early stopping.
     tol : float, default=1e-4
-        A stall is ``n_iter_no_change`` consecutive epochs that each fail to improve the
-        training loss (or the validation score) by ``tol``.
+        A stall is more than ``n_iter_no_change`` consecutive epochs that each fail to
+        improve the training loss (or the validation score) by ``tol``, as in
+        scikit-learn's MLP.
     verbose : bool, default=False
-        Show a progress bar over the epochs with the loss (and validation score); it uses
-        tqdm when installed, else prints a line per epoch.
+        Show a progress bar over the epochs with the loss (and validation score): tqdm's
+        when installed, else a bar of its own on a terminal and a line per epoch
+        elsewhere.
     warm_start : bool, default=False
         Whether ``fit`` continues from the weights of the previous fit (with a fresh
         optimizer, as scikit-learn's MLP does) instead of initialising them anew.
@@ -92,7 +94,7 @@ _PARAMETERS = """\
     epsilon : float, default=1e-8
         Numerical stability term of Adam, RMSprop and Adagrad.
     n_iter_no_change : int, default=10
-        Epochs without improvement that make a stall (see ``tol``).
+        Epochs without improvement allowed before a stall (see ``tol``).
     rho : float, default=0.9
         Decay rate of RMSprop's mean square.
     bidirectional : bool, default=False
@@ -279,8 +281,12 @@ class _BaseLSTM(BaseEstimator):
         if n_targets != n_samples:
             raise ValueError(f"X has {n_samples} sequences but y has {n_targets} targets.")
 
-    def _check_continuation(self, hidden_sizes):
-        """Refuse to continue training a network of another architecture."""
+    def _check_continuation(self, hidden_sizes, n_outputs):
+        """Refuse to continue training a network of another architecture or output count."""
+        if n_outputs != self.n_outputs_:
+            raise ValueError(
+                f"y has {n_outputs} outputs, the model was fitted with {self.n_outputs_}."
+            )
         net = self.network_
         before = dict(
             hidden_layer_sizes=net.hidden_sizes,
@@ -313,11 +319,7 @@ class _BaseLSTM(BaseEstimator):
         )
         weights = self._sample_weights(y, sample_weight, seqs)
         if continuing:
-            self._check_continuation(hidden_sizes)
-            if Y.shape[1] != self.n_outputs_:
-                raise ValueError(
-                    f"y has {Y.shape[1]} outputs, the model was fitted with {self.n_outputs_}."
-                )
+            self._check_continuation(hidden_sizes, Y.shape[1])
 
         # Train copies: only a completed fit changes the estimator.
         if continuing:
@@ -348,6 +350,7 @@ class _BaseLSTM(BaseEstimator):
         # One BLAS thread for the initialisation's QR too: a multi-threaded BLAS call leaves
         # OpenBLAS's threads spinning for a tenth of a second, taking cores from the kernels.
         epochs_before = len(history.loss_curve)
+        interrupt = None
         # Values that stop being finite are caught in _train and reported as divergence:
         # numpy's floating point warnings about them would only repeat it.
         try:
@@ -367,28 +370,11 @@ class _BaseLSTM(BaseEstimator):
                     scorer,
                     incremental,
                 )
-        except KeyboardInterrupt:
-            # _train went back to the last completed epoch: keep it, say so, stop anyway.
-            if len(history.loss_curve) > epochs_before:
-                warnings.warn(
-                    f"fit interrupted: the estimator keeps the weights of epoch "
-                    f"{len(history.loss_curve)}, the last one completed."
-                )
-                self._commit(
-                    network,
-                    optimizer,
-                    rng,
-                    history,
-                    loss,
-                    seqs,
-                    feature_names,
-                    target_attributes,
-                    continuing,
-                    epochs_before,
-                )
-            else:
-                warnings.warn("fit interrupted before an epoch completed: nothing changed.")
-            raise
+        except KeyboardInterrupt as exc:
+            interrupt = exc  # _train went back to the last completed epoch
+        if interrupt is not None and len(history.loss_curve) == epochs_before:
+            warnings.warn("fit interrupted before an epoch completed: nothing changed.")
+            raise interrupt
         self._commit(
             network,
             optimizer,
@@ -401,6 +387,9 @@ class _BaseLSTM(BaseEstimator):
             continuing,
             epochs_before,
         )
+        if interrupt is not None:  # keep what was trained, say so, stop anyway
+            warnings.warn(f"fit interrupted: the estimator keeps {history.kept_weights()}.")
+            raise interrupt
         return self
 
     def _commit(
@@ -427,7 +416,7 @@ class _BaseLSTM(BaseEstimator):
                 self.feature_names_in_ = feature_names
         self.network_ = network
         self._optimizer = optimizer
-        self._random_state = rng
+        self._random_state = copy.deepcopy(rng)  # not the caller's RandomState itself
         self._loss = loss
         self.out_activation_ = loss.out_activation
         self.n_outputs_ = network.n_outputs
@@ -435,7 +424,7 @@ class _BaseLSTM(BaseEstimator):
         history.commit(self)
 
     def _sample_weights(self, y, sample_weight, seqs):
-        """Per-sample weights (class weights included), or None when all are equal."""
+        """Validated per-sample weights, or None when none were given."""
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, seqs.lengths, dtype=np.float64, ensure_non_negative=True
@@ -465,8 +454,8 @@ class _BaseLSTM(BaseEstimator):
         batch_size = min(self.batch_size, n)
         grad = np.zeros_like(network.params)
         grad_views = network.unpack(grad)
-        ws = Workspace(network, self.dropout, self.recurrent_dropout)
-        ws.ensure(int(np.sort(seqs.lengths)[-batch_size:].sum()), batch_size)
+        longest_batch = int(np.sort(seqs.lengths)[-batch_size:].sum())
+        ws = Workspace(network, longest_batch, batch_size, self.dropout, self.recurrent_dropout)
         n_threads = effective_n_threads()
         total_weight = n if weights is None else weights.sum()
 
@@ -533,9 +522,8 @@ class _BaseLSTM(BaseEstimator):
                     f"({advice}). The estimator is unchanged."
                 ) from None
             warnings.warn(
-                f"Training diverged: {diverged} stopped being finite. The estimator keeps the "
-                f"weights of epoch {len(history.loss_curve)}, the last one completed; "
-                f"{advice}.",
+                f"Training diverged: {diverged} stopped being finite. The estimator keeps "
+                f"{history.kept_weights()}; {advice}.",
                 DivergenceWarning,
             )
         except KeyboardInterrupt:
@@ -543,8 +531,10 @@ class _BaseLSTM(BaseEstimator):
             raise
         finally:
             progress.close()
-        if validation is not None and history.best_params is not None:
-            network.params[:] = history.best_params  # the best validation score's weights
+            # However training ended, early stopping keeps the best validation score's
+            # weights.
+            if validation is not None and history.best_params is not None:
+                network.params[:] = history.best_params
 
     def _validation_split(self, y, rng):
         """Indices of training and held-out samples for early stopping."""
@@ -742,6 +732,12 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         self : object
             The updated estimator.
         """
+        if isinstance(self.class_weight, str):  # "balanced", the only string allowed
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: each call sees only "
+                "its own samples. Compute the weights over all the data, e.g. with "
+                "sklearn.utils.class_weight.compute_class_weight, and pass them as a dict."
+            )
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _encode_targets(self, y, *, reset, classes, incremental):

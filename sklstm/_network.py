@@ -371,32 +371,23 @@ class _CellBuffers:
 class Workspace:
     """Buffers of training's forward and backward passes, reused from batch to batch."""
 
-    def __init__(self, network, dropout=0.0, recurrent_dropout=0.0):
-        self.network = network
-        self.dropout, self.recurrent_dropout = dropout, recurrent_dropout
-        self.rows = self.batch = 0
+    def __init__(self, net, rows, batch, dropout=0.0, recurrent_dropout=0.0):
+        """Room for batches of up to ``batch`` sequences with ``rows`` steps in all."""
         self.h_last = None  # the head's input, kept by forward for backward
         self.masks = None  # the dropout masks forward used
-
-    def ensure(self, rows, batch):
-        """Make room for a batch of ``batch`` sequences with ``rows`` steps in all."""
-        if rows <= self.rows and batch <= self.batch:
-            return
-        net = self.network
-        self.rows, self.batch = max(rows, self.rows), max(batch, self.batch)
         bidirectional = net.n_directions == 2
-        self.X = np.empty((self.rows, net.n_features), dtype=net.dtype)
-        self.perm = np.empty(self.rows, dtype=np.intp)
+        self.X = np.empty((rows, net.n_features), dtype=net.dtype)
+        self.perm = np.empty(rows, dtype=np.intp)
         self.layers = [
             [
                 _CellBuffers(
-                    self.rows,
-                    self.batch,
+                    rows,
+                    batch,
                     n_in,
                     H,
                     net.dtype,
-                    staged_input=d == 1 or bool(self.dropout),
-                    recurrent_dropout=bool(self.recurrent_dropout),
+                    staged_input=d == 1 or bool(dropout),
+                    recurrent_dropout=bool(recurrent_dropout),
                     dX=bidirectional and k > 0,
                 )
                 for d in range(net.n_directions)
@@ -405,7 +396,7 @@ class Workspace:
         ]
         # Each bidirectional layer's output but the top one's: the next layer's input.
         self.outputs = [
-            np.empty((self.rows, 2 * H), dtype=net.dtype) if bidirectional else None
+            np.empty((rows, 2 * H), dtype=net.dtype) if bidirectional else None
             for H in net.hidden_sizes[:-1]
         ]
 

@@ -1,7 +1,7 @@
 """Optimizers over the flat parameter vector; each step is one fused kernel pass.
 
-An optimizer's state is its arrays (``ARRAYS``, each the vector's shape), its
-``learning_rate`` (which training may lower) and, for Adam, its step count.
+An optimizer's state is its arrays (``ARRAYS``, each the vector's shape) and its scalars
+(``SCALARS``: the learning rate, which training may lower, and Adam's step count).
 """
 
 import numpy as np
@@ -11,6 +11,7 @@ from ._kernels import _optim
 
 class Adam:
     ARRAYS = ("m", "v")
+    SCALARS = ("learning_rate", "steps")
 
     def __init__(self, n_params, dtype, learning_rate, beta_1, beta_2, epsilon):
         self.learning_rate = learning_rate
@@ -37,6 +38,7 @@ class Adam:
 
 class SGD:
     ARRAYS = ("velocity",)
+    SCALARS = ("learning_rate",)
 
     def __init__(self, n_params, dtype, learning_rate, momentum, nesterov):
         self.learning_rate = learning_rate
@@ -51,6 +53,7 @@ class SGD:
 
 class RMSprop:
     ARRAYS = ("mean_square",)
+    SCALARS = ("learning_rate",)
 
     def __init__(self, n_params, dtype, learning_rate, rho, epsilon):
         self.learning_rate = learning_rate
@@ -65,6 +68,7 @@ class RMSprop:
 
 class Adagrad:
     ARRAYS = ("sum_square",)
+    SCALARS = ("learning_rate",)
 
     def __init__(self, n_params, dtype, learning_rate, epsilon):
         self.learning_rate = learning_rate

@@ -16,6 +16,7 @@ class History:
         self.validation_scores = [] if early_stopping else None
         self.best_validation_score = -np.inf if early_stopping else None
         self.best_params = None
+        self.best_epoch = None  # the epoch of best_params, counted as loss_curve counts
 
     @classmethod
     def resume(cls, est, early_stopping):
@@ -25,7 +26,9 @@ class History:
         if early_stopping and est.validation_scores_ is not None:
             history.validation_scores = list(est.validation_scores_)
             history.best_validation_score = est.best_validation_score_
-            history.best_params = est.network_.params.copy()  # restored to its best
+            # The previous fit ended on its best epoch's weights.
+            history.best_params = est.network_.params.copy()
+            history.best_epoch = int(np.argmax(history.validation_scores)) + 1
         if not early_stopping and est.best_loss_ is not None:
             history.best_loss = est.best_loss_
             history.no_improvement = est._no_improvement_count
@@ -41,11 +44,21 @@ class History:
             if validation_score > self.best_validation_score:
                 self.best_validation_score = validation_score
                 self.best_params = network.params.copy()
+                self.best_epoch = len(self.loss_curve)
         else:
             improved = loss <= self.best_loss - tol
             self.best_loss = min(self.best_loss, loss)
         self.no_improvement = 0 if improved else self.no_improvement + 1
         return self.no_improvement
+
+    def kept_weights(self):
+        """Which epoch's weights a training that stops here leaves, in words."""
+        if self.best_params is not None:
+            return (
+                f"the weights of epoch {self.best_epoch}, the best on validation of the "
+                f"{len(self.loss_curve)} completed"
+            )
+        return f"the weights of epoch {len(self.loss_curve)}, the last one completed"
 
     def commit(self, est):
         est.loss_curve_ = self.loss_curve
@@ -71,11 +84,7 @@ class Checkpoint:
         np.copyto(self.params, self.network.params)
         for name, saved in zip(self.optimizer.ARRAYS, self.arrays, strict=True):
             np.copyto(saved, getattr(self.optimizer, name))
-        self.scalars = {
-            name: getattr(self.optimizer, name)
-            for name in ("learning_rate", "steps")
-            if hasattr(self.optimizer, name)
-        }
+        self.scalars = {name: getattr(self.optimizer, name) for name in self.optimizer.SCALARS}
         self.records = {
             name: list(value) if isinstance(value, list) else value
             for name, value in vars(self.history).items()

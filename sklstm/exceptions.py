@@ -6,7 +6,7 @@ __all__ = ["DivergenceWarning"]
 class DivergenceWarning(UserWarning):
     """Training stopped because the loss, its gradient or the weights stopped being finite
     (a learning rate too large, most often). The estimator keeps the weights of the last
-    epoch that completed.
+    epoch that completed (under early stopping, of the best epoch on validation).
 
     Examples
     --------

@@ -2,6 +2,7 @@
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from ._sequences import check_sequences
@@ -22,7 +23,8 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
     mean_ : ndarray of shape (n_features,)
         Mean of each feature.
     scale_ : ndarray of shape (n_features,)
-        Standard deviation of each feature (1 where it is 0).
+        Standard deviation of each feature (1 where the feature is constant, as in
+        ``StandardScaler``).
     n_features_in_ : int
         Features per time step seen in fit.
 
@@ -60,9 +62,10 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
             The fitted scaler.
         """
         data = check_sequences(X, dtype=np.float64).data
-        self.mean_ = data.mean(axis=0)
-        scale = data.std(axis=0)
-        self.scale_ = np.where(scale > 10 * np.finfo(np.float64).eps, scale, 1.0)
+        # The steps of all sequences as rows: StandardScaler's statistics, constant
+        # features (to rounding) included.
+        scaler = StandardScaler().fit(data)
+        self.mean_, self.scale_ = scaler.mean_, scaler.scale_
         self.n_features_in_ = data.shape[1]
         return self
 

@@ -121,6 +121,13 @@ def data_cases():
             params={"early_stopping": True},
         ),
         Case(
+            "class_weight='balanced' at partial_fit",
+            "partial_fit",
+            (X, Y_CLASS),
+            ValueError,
+            params={"class_weight": "balanced"},
+        ),
+        Case(
             "hidden layers changed under warm_start",
             "fit",
             (X, Y_CLASS),

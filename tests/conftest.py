@@ -27,8 +27,13 @@ def loss_and_grad(net, X, Y, loss, n_threads=1, masks=None):
     code path as training; ``masks``: fixed dropout masks (``LSTMNetwork.draw_masks``)."""
     seqs = check_sequences(X, dtype=net.dtype)
     idx = np.arange(seqs.n_samples)
-    ws = Workspace(net, dropout=masks is not None, recurrent_dropout=masks is not None)
-    ws.ensure(int(seqs.lengths.sum()), seqs.n_samples)
+    ws = Workspace(
+        net,
+        int(seqs.lengths.sum()),
+        seqs.n_samples,
+        dropout=masks is not None,
+        recurrent_dropout=masks is not None,
+    )
     grad = np.zeros_like(net.params)
     with single_threaded_blas():
         batch = pack_batch(seqs, idx, ws.X)

@@ -46,8 +46,7 @@ def run_layer(net, X, n_threads):
     """Training forward and backward of the first layer, from dL/dh = 1 at every step:
     (batch, {name: array}) with the forward's outputs and every gradient."""
     seqs = check_sequences(X, dtype=net.dtype)
-    ws = Workspace(net)
-    ws.ensure(int(seqs.lengths.sum()), seqs.n_samples)
+    ws = Workspace(net, int(seqs.lengths.sum()), seqs.n_samples)
     batch = pack_batch(seqs, np.arange(seqs.n_samples), ws.X)
     buf = ws.layers[0][0]
     N, B = batch.offsets[-1], len(batch.order)
@@ -120,8 +119,7 @@ def test_dropout_masks_follow_keras(rng, scheme):
     X = random_sequences(rng, [9, 1, 4, 9, 6], 3)
     masks = net.draw_masks(rng, len(X), dropout=0.5, recurrent_dropout=0.5)
     seqs = check_sequences(X, dtype=np.float64)
-    ws = Workspace(net, dropout=0.5, recurrent_dropout=0.5)
-    ws.ensure(int(seqs.lengths.sum()), len(X))
+    ws = Workspace(net, int(seqs.lengths.sum()), len(X), dropout=0.5, recurrent_dropout=0.5)
     batch = pack_batch(seqs, np.arange(len(X)), ws.X)
     with single_threaded_blas():
         net.forward(batch, ws, 2, masks)

@@ -121,7 +121,7 @@ def test_keyboard_interrupt_keeps_the_last_completed_epoch(
     monkeypatch.setattr(_network.LSTMNetwork, "forward", interrupted_forward)
     reg = LSTMRegressor(4, batch_size=20, max_iter=10, random_state=0)
     expected = "keeps the weights of epoch 2" if kept_epochs else "nothing changed"
-    with pytest.raises(KeyboardInterrupt), pytest.warns(UserWarning, match=expected):
+    with pytest.warns(UserWarning, match=expected), pytest.raises(KeyboardInterrupt):
         reg.fit(X, y)
     monkeypatch.undo()
     if not kept_epochs:
@@ -131,6 +131,63 @@ def test_keyboard_interrupt_keeps_the_last_completed_epoch(
     reference = LSTMRegressor(4, batch_size=20, max_iter=kept_epochs, random_state=0)
     np.testing.assert_array_equal(reg.network_.params, reference.fit(X, y).network_.params)
     reg.predict(X)  # usable
+
+
+@pytest.mark.parametrize("fault", ["interrupt", "divergence"])
+def test_a_stopped_training_keeps_the_best_epoch_under_early_stopping(rng, monkeypatch, fault):
+    # 30 training samples in batches of 15: the first batch of epoch 21 is the 41st call.
+    X, _ = data(rng)
+    y = rng.normal(size=len(X))  # noise: the validation score peaks before the end
+    params = dict(
+        hidden_layer_sizes=4,
+        batch_size=15,
+        early_stopping=True,
+        validation_fraction=0.25,
+        n_iter_no_change=1000,
+        learning_rate_init=0.05,
+        random_state=0,
+    )
+    method = "forward" if fault == "interrupt" else "backward"
+    real = getattr(_network.LSTMNetwork, method)
+    calls = []
+
+    def faulty(self, *args):
+        calls.append(1)
+        if len(calls) == 41 and fault == "interrupt":
+            raise KeyboardInterrupt
+        out = real(self, *args)
+        if len(calls) == 41:
+            args[3].head_b[:] = np.nan  # the gradient
+        return out
+
+    monkeypatch.setattr(_network.LSTMNetwork, method, faulty)
+    reg = LSTMRegressor(max_iter=50, **params)
+    kept = "keeps the weights of epoch [0-9]+, the best on validation of the 20 completed"
+    if fault == "interrupt":
+        with pytest.warns(UserWarning, match=kept), pytest.raises(KeyboardInterrupt):
+            reg.fit(X, y)
+    else:
+        with pytest.warns(DivergenceWarning, match=kept):
+            reg.fit(X, y)
+    monkeypatch.undo()
+    completed = LSTMRegressor(max_iter=20, **params).fit(X, y)  # ends on its best epoch
+    assert np.argmax(completed.validation_scores_) < 19  # the best is not the last
+    np.testing.assert_array_equal(reg.network_.params, completed.network_.params)
+    assert reg.best_validation_score_ == completed.best_validation_score_
+    assert reg.validation_scores_ == completed.validation_scores_
+
+
+def test_partial_fit_keeps_its_own_random_stream(rng):
+    # Draws the caller makes from the RandomState they passed do not change later calls.
+    X, y = data(rng)
+    fits = []
+    for outside_draws in (0, 100):
+        random_state = np.random.RandomState(0)
+        reg = LSTMRegressor(4, batch_size=4, dropout=0.5, random_state=random_state)
+        reg.partial_fit(X, y)
+        random_state.uniform(size=outside_draws)
+        fits.append(reg.partial_fit(X, y).network_.params)
+    np.testing.assert_array_equal(*fits)
 
 
 # --- load and concurrency --------------------------------------------------------------
