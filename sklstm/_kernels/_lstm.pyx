@@ -12,15 +12,17 @@ One bias of 4H holds ``b_ih + b_hh``.
 Layering, from the inside out:
 1. ``_cell_forward`` / ``_cell_backward``: the gate math of one row at one step (the loop
    over units is C, ``_gates.h``, where it is vectorised for the CPU at hand).
-2. The recurrence over all steps, in one of two schemes chosen by the size of a step:
-   - row blocks (small steps): each thread takes fixed blocks of rows through every step.
+2. The recurrence over all steps, in one of two schemes chosen by H, the size of a row's
+   step product:
+   - row blocks (small H): each thread takes fixed blocks of rows through every step.
      The recurrence never couples rows, so a whole pass runs without synchronisation;
-   - column jobs (large steps): all rows of a step at once, each step's gemm split into
+   - column jobs (large H): all rows of a step at once, each step's gemm split into
      fixed column jobs and its gate pass into fixed row jobs, with barriers between them.
      Past a size, gemms over all rows run faster than over a block's rows.
 3. ``forward_train``, ``forward_predict``, ``backward``: a layer over the whole batch,
-   without the GIL; the input projection and the weight gradients of all steps are single
-   gemms split into fixed chunks among threads.
+   without the GIL. The input projection and dX are gemms over fixed chunks of rows; the
+   weight gradients of all steps are two jobs of two gates each (dW_ih per gate, dW_hh in
+   one gemm per run of equal step sizes).
 
 Determinism. Scheme, block, job and chunk shapes depend on the batch alone, never on the
 thread count, and every sum runs in a fixed order, so results are bitwise identical for
@@ -38,6 +40,7 @@ from libc.stdlib cimport calloc, free
 from libc.string cimport memset
 
 from ._blas cimport gemm
+from ._openmp cimport sk_barrier
 
 cdef enum:
     # Rows per gemm call in the all-steps projections and dX.
@@ -77,7 +80,7 @@ def _force_scheme(int scheme):
     forced_scheme = scheme
 
 
-cdef inline bint _column_scheme(Py_ssize_t batch, Py_ssize_t H) noexcept nogil:
+cdef inline bint _column_scheme(Py_ssize_t H) noexcept nogil:
     """Split steps by columns when even the smallest row block's gemm is not small."""
     if forced_scheme >= 0:
         return forced_scheme == 1
@@ -88,8 +91,9 @@ cdef inline Py_ssize_t _job_width(Py_ssize_t rows, Py_ssize_t cols,
                                   Py_ssize_t k) noexcept nogil:
     """Column scheme: columns per gemm job, for a (rows, k) @ (k, cols) product.
 
-    The widest power of two from 32 on whose job is still small; half the columns when
-    none is (the product is then packed anyway, and bigger jobs pack less per flop).
+    The widest power of two from 32 on whose job is still small, and narrower than half
+    the columns (two jobs at least); half the columns when no job is small (the product is
+    then packed anyway, and bigger jobs pack less per flop).
     """
     cdef Py_ssize_t width = 32
     if rows * width * k > SMALL_MACS:
@@ -214,10 +218,12 @@ cdef void _forward_columns(
                     gemm(False, False, m, min(width, 4 * H - c0), H, 1.0,
                          h_in + offsets[t - 1] * H, H, W_hhT + c0, 4 * H, 1.0,
                          G + offsets[t] * 4 * H + c0, 4 * H)
+                sk_barrier()  # the gates need every column of the product
             for r in prange((m + GATE_ROWS - 1) // GATE_ROWS, schedule="dynamic"):
                 for i in range(r * GATE_ROWS, min(m, (r + 1) * GATE_ROWS)):
                     _cell_forward(t, i, offsets, bias, G, C, Hs, Hm, mask, zeros, H,
                                   keep_cells)
+            sk_barrier()  # the next product needs every row's h
 
 
 cdef void _backward_rows(
@@ -237,12 +243,9 @@ cdef void _backward_rows(
         if t > 0:
             # dL/dh of step t - 1 += dG of step t @ W_hh; under recurrent dropout, into R,
             # for the mask to apply at step t - 1.
-            if mask == NULL:
-                gemm(False, False, m, H, 4 * H, 1.0, G + (offsets[t] + r0) * 4 * H, 4 * H,
-                     W_hh, H, 1.0, dHs + (offsets[t - 1] + r0) * H, H)
-            else:
-                gemm(False, False, m, H, 4 * H, 1.0, G + (offsets[t] + r0) * 4 * H, 4 * H,
-                     W_hh, H, 0.0, R + r0 * H, H)
+            gemm(False, False, m, H, 4 * H, 1.0, G + (offsets[t] + r0) * 4 * H, 4 * H,
+                 W_hh, H, 1.0 if mask == NULL else 0.0,
+                 dHs + (offsets[t - 1] + r0) * H if mask == NULL else R + r0 * H, H)
         m_next = m
 
 
@@ -264,16 +267,15 @@ cdef void _backward_columns(
                 for i in range(r * GATE_ROWS, min(m, (r + 1) * GATE_ROWS)):
                     _cell_backward(t, i, i < m_next, offsets, G, C, dHs, dC, R, mask, zeros,
                                    H)
+            sk_barrier()  # the product needs every row's gate gradients
             if t > 0:
                 for q in prange(jobs, schedule="dynamic"):
                     c0 = q * width
-                    if mask == NULL:
-                        gemm(False, False, m, min(width, H - c0), 4 * H, 1.0,
-                             G + offsets[t] * 4 * H, 4 * H, W_hh + c0, H, 1.0,
-                             dHs + offsets[t - 1] * H + c0, H)
-                    else:
-                        gemm(False, False, m, min(width, H - c0), 4 * H, 1.0,
-                             G + offsets[t] * 4 * H, 4 * H, W_hh + c0, H, 0.0, R + c0, H)
+                    gemm(False, False, m, min(width, H - c0), 4 * H, 1.0,
+                         G + offsets[t] * 4 * H, 4 * H, W_hh + c0, H,
+                         1.0 if mask == NULL else 0.0,
+                         (dHs + offsets[t - 1] * H if mask == NULL else R) + c0, H)
+                sk_barrier()  # the gates of step t - 1 need every column
 
 
 cdef void _recurrent_weight_grad(
@@ -285,9 +287,9 @@ cdef void _recurrent_weight_grad(
     """dW_hh^T = sum over t >= 1 of Hs[t - 1][:B_t]^T @ dG[t], in as few gemms as lengths
     allow.
 
-    Steps t..u-1 share one gemm when each of them has as many rows as its predecessor
-    (B_s == B_{s-1}): then the dG rows and the Hs rows they pair with are both contiguous.
-    A batch of equal lengths takes a single gemm.
+    Steps t..u-1 share one gemm when the steps t-1..u-2 have equal sizes (the last one,
+    u-1, may be smaller): then the dG rows and the Hs rows they pair with are both
+    contiguous. A batch of equal lengths takes a single gemm.
     """
     cdef Py_ssize_t t = 1, u, r
     cdef floating beta = 0.0
@@ -313,18 +315,16 @@ cdef void _column_sums(const floating *A, Py_ssize_t n_rows, Py_ssize_t n_cols,
             out[j] += A[r * stride + j]
 
 
-cdef void _project(
-    const floating *X, Py_ssize_t N, Py_ssize_t D,  # IN (N, D)
-    const floating *W, Py_ssize_t n_out,            # IN (n_out, D)
-    floating *out,                                  # OUT (N, n_out) = X @ W^T
-    int n_threads,
+cdef inline void _chunk_product(
+    Py_ssize_t j,                                   # the chunk: rows j * CHUNK_ROWS on
+    const floating *A, Py_ssize_t N, Py_ssize_t K,  # IN (N, K)
+    const floating *W, bint transposed,             # IN (n_out, K) if transposed, else (K, n_out)
+    Py_ssize_t n_out,
+    floating *out,                                  # OUT (N, n_out) = A @ W^T or A @ W
 ) noexcept nogil:
-    cdef Py_ssize_t n_chunks = (N + CHUNK_ROWS - 1) // CHUNK_ROWS
-    cdef Py_ssize_t j, r0
-    for j in prange(n_chunks, schedule="dynamic", num_threads=min(n_threads, n_chunks)):
-        r0 = j * CHUNK_ROWS
-        gemm(False, True, min(CHUNK_ROWS, N - r0), n_out, D, 1.0, X + r0 * D, D, W, D,
-             0.0, out + r0 * n_out, n_out)
+    cdef Py_ssize_t r0 = j * CHUNK_ROWS
+    gemm(False, transposed, min(CHUNK_ROWS, N - r0), n_out, K, 1.0, A + r0 * K, K, W,
+         K if transposed else n_out, 0.0, out + r0 * n_out, n_out)
 
 
 def forward_train(
@@ -389,11 +389,12 @@ cdef void _forward(
     const floating[:, ::1] mask, int n_threads, bint keep_cells,
 ) except *:
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], H = W_hhT.shape[0]
-    cdef Py_ssize_t T = offsets.shape[0] - 1, B = offsets[1] - offsets[0]
-    cdef Py_ssize_t rows = _block_rows(B, H), k
+    cdef Py_ssize_t T = offsets.shape[0] - 1, B, rows, k
     cdef floating *Hm_p = NULL
     cdef const floating *mask_p = NULL
     _check_batch(offsets, N)
+    B = offsets[1] - offsets[0]
+    rows = _block_rows(B, H)
     _check_shape("W_ih", W_ih, 4 * H, D)
     _check_shape("W_hhT", W_hhT, H, 4 * H)
     _check_shape("G", G, N, 4 * H)
@@ -408,9 +409,12 @@ cdef void _forward(
     cdef floating *zeros = <floating *> calloc(H, sizeof(floating))
     if zeros == NULL:
         raise MemoryError()
+    cdef Py_ssize_t n_chunks = (N + CHUNK_ROWS - 1) // CHUNK_ROWS
     with nogil:
-        _project(&X[0, 0], N, D, &W_ih[0, 0], 4 * H, &G[0, 0], n_threads)
-        if _column_scheme(B, H):
+        # The input projection of all steps: G = X @ W_ih^T.
+        for k in prange(n_chunks, schedule="dynamic", num_threads=min(n_threads, n_chunks)):
+            _chunk_product(k, &X[0, 0], N, D, &W_ih[0, 0], True, 4 * H, &G[0, 0])
+        if _column_scheme(H):
             _forward_columns(&offsets[0], T, &W_hhT[0, 0], &bias[0], &G[0, 0], &C[0, 0],
                              &Hs[0, 0], Hm_p, mask_p, zeros, H, keep_cells, n_threads)
         else:
@@ -443,16 +447,17 @@ def backward(
 ):
     """Backward pass of one layer through time: gradients of the weights and the inputs."""
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], H = W_hh.shape[1], H4 = 4 * H
-    cdef Py_ssize_t T = offsets.shape[0] - 1, B = offsets[1] - offsets[0]
-    cdef Py_ssize_t rows = _block_rows(B, H)
+    cdef Py_ssize_t T = offsets.shape[0] - 1, B, rows
     cdef Py_ssize_t n_chunks = (N + CHUNK_ROWS - 1) // CHUNK_ROWS
     cdef bint want_dX = dX is not None
-    cdef Py_ssize_t k, q, r0
+    cdef Py_ssize_t n_jobs = 2 + (n_chunks if want_dX else 0), k
     cdef floating *R_p = NULL
     cdef const floating *mask_p = NULL
     # The recurrent weights multiplied h_{t-1}, masked under recurrent dropout.
     cdef const floating *h_in = &Hs[0, 0]
     _check_batch(offsets, N)
+    B = offsets[1] - offsets[0]
+    rows = _block_rows(B, H)
     for name, array, n_rows, n_cols in (
         ("W_ih", W_ih, H4, D), ("W_hh", W_hh, H4, H), ("G", G, N, H4), ("C", C, N, H),
         ("Hs", Hs, N, H), ("dHs", dHs, N, H), ("dC", dC, B, H), ("dW_ih", dW_ih, H4, D),
@@ -472,7 +477,7 @@ def backward(
     if zeros == NULL:
         raise MemoryError()
     with nogil:
-        if _column_scheme(B, H):
+        if _column_scheme(H):
             _backward_columns(&offsets[0], T, &W_hh[0, 0], &G[0, 0], &C[0, 0], &dHs[0, 0],
                               &dC[0, 0], R_p, mask_p, zeros, H, n_threads)
         else:
@@ -480,19 +485,18 @@ def backward(
                             num_threads=min(n_threads, (B + rows - 1) // rows)):
                 _backward_rows(k * rows, rows, &offsets[0], T, &W_hh[0, 0], &G[0, 0],
                                &C[0, 0], &dHs[0, 0], &dC[0, 0], R_p, mask_p, zeros, H)
-        # Weight gradients over all steps at once, in two jobs of two gates each (measured:
-        # fewer, bigger gemms pack less per flop); dW_ih, thin, stays per gate.
-        for q in prange(2, schedule="dynamic", num_threads=min(n_threads, 2)):
-            gemm(True, False, H, D, N, 1.0, &G[0, 2 * q * H], H4, &X[0, 0], D, 0.0,
-                 &dW_ih[2 * q * H, 0], D)
-            gemm(True, False, H, D, N, 1.0, &G[0, (2 * q + 1) * H], H4, &X[0, 0], D, 0.0,
-                 &dW_ih[(2 * q + 1) * H, 0], D)
-            _recurrent_weight_grad(&G[0, 2 * q * H], h_in, &offsets[0], T,
-                                   &dW_hhT[0, 2 * q * H], 2 * H, H)
-            _column_sums(&G[0, 2 * q * H], N, 2 * H, H4, &dbias[2 * q * H])
-        if want_dX:
-            for k in prange(n_chunks, schedule="dynamic", num_threads=min(n_threads, n_chunks)):
-                r0 = k * CHUNK_ROWS
-                gemm(False, False, min(CHUNK_ROWS, N - r0), D, H4, 1.0, &G[r0, 0], H4,
-                     &W_ih[0, 0], D, 0.0, &dX[r0, 0], D)
+        # One pool of jobs: the weight gradients over all steps at once in two jobs of two
+        # gates each (measured: fewer, bigger gemms pack less per flop; dW_ih, thin, stays
+        # per gate), then dX = dG @ W_ih in chunks of rows.
+        for k in prange(n_jobs, schedule="dynamic", num_threads=min(n_threads, n_jobs)):
+            if k < 2:
+                gemm(True, False, H, D, N, 1.0, &G[0, 2 * k * H], H4, &X[0, 0], D, 0.0,
+                     &dW_ih[2 * k * H, 0], D)
+                gemm(True, False, H, D, N, 1.0, &G[0, (2 * k + 1) * H], H4, &X[0, 0], D,
+                     0.0, &dW_ih[(2 * k + 1) * H, 0], D)
+                _recurrent_weight_grad(&G[0, 2 * k * H], h_in, &offsets[0], T,
+                                       &dW_hhT[0, 2 * k * H], 2 * H, H)
+                _column_sums(&G[0, 2 * k * H], N, 2 * H, H4, &dbias[2 * k * H])
+            else:
+                _chunk_product(k - 2, &G[0, 0], N, H4, &W_ih[0, 0], False, D, &dX[0, 0])
     free(zeros)
