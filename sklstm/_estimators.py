@@ -783,9 +783,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
     @staticmethod
     def _scorer(loss, target_attributes):
         binarizer = target_attributes["_label_binarizer"]
-        return lambda z, y, w: accuracy_score(
-            y, binarizer.inverse_transform(loss.predict(z)), sample_weight=w
-        )
+        return lambda z, y, w: accuracy_score(y, _labels(loss, binarizer, z), sample_weight=w)
 
     def predict(self, X):
         """Predict class labels (label indicators for multilabel targets).
@@ -802,7 +800,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             Predicted labels.
         """
         z = self._forward(X)  # first: it checks that the estimator is fitted
-        return self._label_binarizer.inverse_transform(self._loss.predict(z))
+        return _labels(self._loss, self._label_binarizer, z)
 
     def predict_proba(self, X):
         """Probability of each class (of each label for multilabel targets).
@@ -1008,6 +1006,11 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         """
         z = self._forward(X)
         return _values(self._loss, z)
+
+
+def _labels(loss, binarizer, z):
+    """Classifier outputs: the labels (label indicators for multilabel targets) of z."""
+    return binarizer.inverse_transform(loss.predict(z))
 
 
 def _values(loss, z):

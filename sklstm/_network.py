@@ -201,21 +201,16 @@ class LSTMNetwork:
                     n_threads,
                 )
             if k < len(self.hidden_sizes) - 1:
-                x = self._layer_output(buffers, ws.outputs[k], ws.perm, N)
-        top = ws.layers[-1]
-        ws.h_last = np.hstack([buf.Hs[batch.last_rows] for buf in top])
-        return ws.h_last @ self.views.head_W.T + self.views.head_b
-
-    def _layer_output(self, buffers, out, perm, N):
-        """The layer's hidden states in time order, both directions side by side in
-        ``out``: the next layer's input."""
-        if self.n_directions == 1:
-            return buffers[0].Hs[:N]
-        H = buffers[0].Hs.shape[1]
-        out = out[:N]
-        out[:, :H] = buffers[0].Hs[:N]
-        take_rows(buffers[1].Hs[:N], perm[:N], out[:, H:])
+                states = [buf.Hs[:N] for buf in buffers]
+                x = _in_time_order(states, ws.perm[:N], ws.outputs[k])
+        ws.h_last, out = self._head([buf.Hs for buf in ws.layers[-1]], batch.last_rows)
         return out
+
+    def _head(self, states, last_rows):
+        """The head's input, each sequence's last hidden state (both directions side by
+        side), and the network's outputs."""
+        h_last = np.hstack([Hs[last_rows] for Hs in states])
+        return h_last, h_last @ self.views.head_W.T + self.views.head_b
 
     def backward(self, batch, ws, d_out, g, n_threads):
         """Gradient of the loss into the views ``g`` of the gradient vector, given
@@ -263,13 +258,12 @@ class LSTMNetwork:
                 if dX is not None and masks is not None and masks.inputs[k][d] is not None:
                     scale_rows(dX, offsets, masks.inputs[k][d], dX)
             if k > 0 and self.n_directions == 2:
-                self._split_input_gradient(buffers, ws.layers[k - 1], ws, N)
+                self._split_input_gradient(buffers, ws.layers[k - 1], ws.perm[:N], N)
 
-    def _split_input_gradient(self, buffers, below, ws, N):
+    def _split_input_gradient(self, buffers, below, perm, N):
         """dL/d(input) of a bidirectional layer, as dL/dh of each direction of the layer
         below: both directions' input gradients, in time order, split by direction."""
         H = below[0].Hs.shape[1]
-        perm = ws.perm[:N]
         dX_f, dX_r = buffers[0].dX[:N], buffers[1].dX[:N]  # dX_r in reversed layout
         forward, reverse = below[0].dHs[:N], below[1].dHs[:N]
         take_rows(dX_r[:, :H], perm, forward)
@@ -321,14 +315,22 @@ class LSTMNetwork:
                         n_threads,
                     )
                     states.append(Hs)
-                x = (
-                    states[0]
-                    if len(states) == 1
-                    else np.hstack([states[0], _take(states[1], perm)])
-                )
-            h_last = np.hstack([Hs[batch.last_rows] for Hs in states])
-            out[batch.order] = h_last @ self.views.head_W.T + self.views.head_b
+                x = _in_time_order(states, perm)
+            out[batch.order] = self._head(states, batch.last_rows)[1]
         return out
+
+
+def _in_time_order(states, perm, out=None):
+    """A layer's hidden states as the next layer reads them: in time order, both directions
+    side by side (in ``out`` when given, of at least N rows), the reverse direction's
+    taken back from its reversed layout through ``perm``."""
+    if len(states) == 1:
+        return states[0]
+    N, H = states[0].shape
+    out = np.empty((N, 2 * H), dtype=states[0].dtype) if out is None else out[:N]
+    out[:, :H] = states[0]
+    take_rows(states[1], perm, out[:, H:])
+    return out
 
 
 def _take(x, rows):

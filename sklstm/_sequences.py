@@ -89,8 +89,7 @@ def _regular(X, dtype):
         # microseconds, as much as predicting one sequence.
         X = np.ascontiguousarray(X, dtype=dtype)
         if not np.isfinite(X).all():
-            problem = "NaN" if np.isnan(X).any() else "infinity or a value too large"
-            raise ValueError(f"Input X contains {problem}.")
+            raise ValueError(f"Input X contains {_non_finite(X)}.")
         return _from_array(X)
     if hasattr(X, "ndim") and X.ndim not in (2, 3):
         raise ValueError(
@@ -103,6 +102,11 @@ def _regular(X, dtype):
             )
         )
     return _from_array(check_array(X, dtype=dtype, order="C", allow_nd=True, input_name="X"))
+
+
+def _non_finite(values):
+    """What makes ``values`` non-finite, in check_array's words."""
+    return "NaN" if np.isnan(values).any() else "infinity or a value too large"
 
 
 def _from_array(X):
@@ -151,8 +155,7 @@ def _ragged(arrays, dtype):
     finite = np.isfinite(data).all(axis=1)
     if not finite.all():
         i = int(np.searchsorted(starts, np.argmin(finite), side="right")) - 1
-        problem = "NaN" if np.isnan(data[~finite]).any() else "infinity or a value too large"
-        raise ValueError(f"Input Sequence {i} of X contains {problem}.")
+        raise ValueError(f"Input Sequence {i} of X contains {_non_finite(data[~finite])}.")
     return Sequences(data, starts, lengths, False)
 
 
