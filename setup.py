@@ -83,7 +83,11 @@ extensions = [
         f"sklstm._kernels.{name}",
         [f"sklstm/_kernels/{name}.pyx"],
         include_dirs=["sklstm/_kernels"],
-        depends=["sklstm/_kernels/_fastmath.h", "sklstm/_kernels/_gates.h"],
+        depends=[
+            "sklstm/_kernels/_fastmath.h",
+            "sklstm/_kernels/_gates.h",
+            "sklstm/_kernels/_matmul.h",
+        ],
     )
     for name in KERNELS
 ]

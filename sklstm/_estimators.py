@@ -256,7 +256,9 @@ class _BaseLSTM(BaseEstimator):
         ``n_features_in_`` is X.shape[1], which for sequences is their length (3-D) or a
         first sequence's length (lists), not the features per step.
         """
-        if not reset:
+        # An array has no feature names: against a fit without them, there is nothing to
+        # check (sklearn's check costs more than predicting one sequence).
+        if not reset and not (isinstance(X, np.ndarray) and not hasattr(self, "feature_names_in_")):
             _check_feature_names(self, X, reset=False)
         seqs = check_sequences(
             X, dtype=np.dtype(self.dtype), n_features=None if reset else self.n_features_in_

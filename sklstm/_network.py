@@ -209,7 +209,11 @@ class LSTMNetwork:
     def _head(self, states, last_rows):
         """The head's input, each sequence's last hidden state (both directions side by
         side), and the network's outputs."""
-        h_last = np.hstack([Hs[last_rows] for Hs in states])
+        h_last = (
+            states[0][last_rows]
+            if len(states) == 1
+            else np.hstack([Hs[last_rows] for Hs in states])
+        )
         return h_last, h_last @ self.views.head_W.T + self.views.head_b
 
     def backward(self, batch, ws, d_out, g, n_threads):
@@ -342,6 +346,9 @@ def _take(x, rows):
 def _chunks(order, lengths, max_rows):
     """Split ``order`` into runs of at most PREDICT_SEQUENCES sequences and ``max_rows``
     steps (a single longer sequence gets a chunk of its own)."""
+    if len(order) == 1:  # one sequence, the latency path: no cumulative sums
+        yield order
+        return
     start = 0
     while start < len(order):
         rows = np.cumsum(lengths[start : start + PREDICT_SEQUENCES])

@@ -1,11 +1,11 @@
-"""The Cython kernels: BLAS wrapper, OpenMP build, layer passes, optimizer updates."""
+"""The Cython kernels: products, OpenMP build, layer passes, optimizer updates."""
 
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
 from sklstm._kernels import _lstm, _optim
-from sklstm._kernels._blas import gemm_memview
+from sklstm._kernels._blas import _step_product_levels, gemm_memview, step_product_memview
 from sklstm._kernels._openmp import openmp_enabled
 from sklstm._network import Workspace
 from sklstm._sequences import check_sequences, pack_batch
@@ -228,3 +228,31 @@ def test_kernels_reject_inconsistent_buffers(rng):
             None,
             1,
         )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "shape", [(1, 256, 64), (7, 50, 13), (16, 64, 256), (5, 3, 2), (13, 130, 70)]
+)
+def test_step_product_of_every_isa_level(rng, dtype, shape):
+    # Every copy of the kernel this CPU can run (x86-64-v4, v3, baseline), at shapes with
+    # full tiles, remainder rows of each count, remainder vectors and remainder columns.
+    m, n, k = shape
+    a, b, c = (rng.normal(size=s).astype(dtype) for s in ((m, k), (k, n), (m, n)))
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    try:
+        for level in _step_product_levels():
+            _step_product_levels(level)
+            out = c.copy()
+            step_product_memview(a, b, out, True)
+            np.testing.assert_allclose(out, exact + c, rtol=tol, atol=tol * np.sqrt(k))
+            step_product_memview(a, b, out, False)
+            np.testing.assert_allclose(out, exact, rtol=tol, atol=tol * np.sqrt(k))
+            # A row's result is the same, to the bit, whatever rows share the call.
+            for i in range(m):
+                row = c[i : i + 1].copy()
+                step_product_memview(a[i : i + 1], b, row, False)
+                np.testing.assert_array_equal(row[0], out[i])
+    finally:
+        _step_product_levels(0)

@@ -1,10 +1,23 @@
-"""Row-major gemm over ``scipy.linalg.cython_blas``, for float and double.
+"""Matrix products for the kernels, row-major, for float and double.
 
-BLAS is column-major; a row-major matrix is its transpose seen column-major, so
+``gemm``: BLAS through ``scipy.linalg.cython_blas``, for the products over all steps at
+once. BLAS is column-major; a row-major matrix is its transpose seen column-major, so
 ``C = op(A) @ op(B)`` row-major is ``C^T = op(B)^T @ op(A)^T`` column-major: the same call
 with the operands swapped.
+
+``step_product``: sklstm's own kernel (``_matmul.h``) for the recurrent product of each
+step, which BLAS handles poorly (it re-packs the same weights at every step).
 """
 from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+
+cdef extern from "_matmul.h" nogil:
+    void sk_mm_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *a, Py_ssize_t lda,
+                 const float *b, Py_ssize_t ldb, float *c, Py_ssize_t ldc, int accumulate)
+    void sk_mm_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double *a, Py_ssize_t lda,
+                 const double *b, Py_ssize_t ldb, double *c, Py_ssize_t ldc, int accumulate)
+    int sk_mm_level
+    int sk_mm_best_level()
 
 
 cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
@@ -24,6 +37,39 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
     else:
         dgemm(&tb, &ta, &n, &m, &k, &alpha, <double *> b, &ldb, <double *> a, &lda,
               &beta, c, &ldc)
+
+
+cdef void step_product(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating *a,
+                       Py_ssize_t lda, const floating *b, Py_ssize_t ldb, floating *c,
+                       Py_ssize_t ldc, bint accumulate) noexcept nogil:
+    """C[m, n] = A[m, k] @ B[k, n] (+ C when accumulate), all row-major with row strides.
+
+    Each element's sum runs over k in order, whatever the shapes: a row's result does not
+    depend on the other rows of the call.
+    """
+    if floating is float:
+        sk_mm_f(m, n, k, a, lda, b, ldb, c, ldc, accumulate)
+    else:
+        sk_mm_d(m, n, k, a, lda, b, ldb, c, ldc, accumulate)
+
+
+def step_product_memview(const floating[:, ::1] a, const floating[:, ::1] b,
+                         floating[:, ::1] c, bint accumulate):
+    """Python access to ``step_product`` for its tests."""
+    if a.shape[1] != b.shape[0] or c.shape[0] != a.shape[0] or c.shape[1] != b.shape[1]:
+        raise ValueError("shapes do not match")
+    step_product(c.shape[0], c.shape[1], a.shape[1], &a[0, 0], a.shape[1], &b[0, 0],
+                 b.shape[1], &c[0, 0], c.shape[1], accumulate)
+
+
+def _step_product_levels(int level=-1):
+    """Tests only: the ISA levels whose copy of the step product this CPU runs (4, 3, 1:
+    x86-64-v4, -v3, baseline; only 1 off x86-64 Linux); ``level`` > 0 forces one, 0
+    restores the choice of the best."""
+    global sk_mm_level
+    if level >= 0:
+        sk_mm_level = level
+    return [lv for lv in (4, 3, 1) if lv <= sk_mm_best_level()]
 
 
 def gemm_memview(bint trans_a, bint trans_b, double alpha, const floating[:, ::1] a,

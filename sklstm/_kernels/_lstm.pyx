@@ -12,24 +12,29 @@ One bias of 4H holds ``b_ih + b_hh``.
 Layering, from the inside out:
 1. ``_cell_forward`` / ``_cell_backward``: the gate math of one row at one step (the loop
    over units is C, ``_gates.h``, where it is vectorised for the CPU at hand).
-2. The recurrence over all steps, in one of two schemes chosen by H, the size of a row's
-   step product:
-   - row blocks (small H): each thread takes fixed blocks of rows through every step.
-     The recurrence never couples rows, so a whole pass runs without synchronisation;
-   - column jobs (large H): all rows of a step at once, each step's gemm split into
-     fixed column jobs and its gate pass into fixed row jobs, with barriers between them.
-     Past a size, gemms over all rows run faster than over a block's rows.
+2. The recurrence over all steps, in one of two schemes:
+   - row blocks: each thread takes fixed blocks of rows through every step. The
+     recurrence never couples rows, so a whole pass runs without synchronisation;
+   - column jobs, when there are fewer row blocks than threads and H is large: all rows
+     of a step at once, each step's product split into one column range per thread
+     (always the same one, so each thread keeps its part of the weights in its cache)
+     and its gate pass into row jobs, with barriers between them.
 3. ``forward_train``, ``forward_predict``, ``backward``: a layer over the whole batch,
-   without the GIL. The input projection and dX are gemms over fixed chunks of rows; the
-   weight gradients of all steps are two jobs of two gates each (dW_ih per gate, dW_hh in
-   one gemm per run of equal step sizes).
+   without the GIL. The input projection and dX are products over fixed chunks of rows;
+   the weight gradients of all steps are two BLAS jobs of two gates each (dW_ih per gate,
+   dW_hh in one gemm per run of equal step sizes).
 
-Determinism. Scheme, block, job and chunk shapes depend on the batch alone, never on the
-thread count, and every sum runs in a fixed order, so results are bitwise identical for
-any number of threads (a BLAS call's result can depend on its shape, not on who makes it).
-Jobs are handed out dynamically: which thread takes one changes nothing, and a thread
-that starts late (a virtual CPU waking up) leaves its share to the others instead of
-holding them at a barrier.
+Products. The step products, the input projection and dX use sklstm's kernel
+(``_blas.step_product``), which reads the weights in place: BLAS re-packs them at every
+step. The weight gradients, sums over all steps at once, use BLAS.
+
+Determinism. The kernel sums every element in the same order whatever the shape of the
+call, so the results do not depend on the scheme, the blocks or the column split, which
+may then follow the thread count; the BLAS calls have shapes that depend on the batch
+alone (a BLAS call's result can depend on its shape, not on who makes it), and every
+other sum runs in a fixed order. Results are bitwise identical for any number of threads.
+Row blocks and chunks are handed out dynamically: a thread that starts late (a virtual
+CPU waking up) leaves its share to the others instead of holding them at a barrier.
 
 Threads. BLAS is called from inside OpenMP threads: the caller must limit BLAS to one
 thread (threadpoolctl) so that threads are never nested.
@@ -39,16 +44,15 @@ from cython.parallel cimport parallel, prange
 from libc.stdlib cimport calloc, free
 from libc.string cimport memset
 
-from ._blas cimport gemm
+from ._blas cimport gemm, step_product
 from ._openmp cimport sk_barrier
 
 cdef enum:
-    # Rows per gemm call in the all-steps projections and dX.
+    # Rows per call in the all-steps projection and dX.
     CHUNK_ROWS = 256
-    # OpenBLAS computes products of at most 10^6 multiply-adds without packing their
-    # operands, the fastest it has for them (measured with SciPy's OpenBLAS, issue 3).
-    SMALL_MACS = 1000000
-    # Row scheme: the fewest rows per block (a multiple of 16, OpenBLAS's row tile).
+    # Column scheme: the smallest H it is used for (measured, issue 3).
+    COLUMN_MIN_HIDDEN = 96
+    # Row scheme: the fewest rows per block (fewer would re-read the weights too often).
     MIN_BLOCK_ROWS = 16
     # Column scheme: rows per gate-pass job.
     GATE_ROWS = 16
@@ -80,41 +84,27 @@ def _force_scheme(int scheme):
     forced_scheme = scheme
 
 
-cdef inline bint _column_scheme(Py_ssize_t H) noexcept nogil:
-    """Split steps by columns when even the smallest row block's gemm is not small."""
+cdef inline bint _column_scheme(Py_ssize_t n_blocks, Py_ssize_t H,
+                                int n_threads) noexcept nogil:
+    """Split steps by columns when row blocks cannot keep every thread busy and a step's
+    product is large enough to pay for two barriers per step."""
     if forced_scheme >= 0:
         return forced_scheme == 1
-    return MIN_BLOCK_ROWS * 4 * H * H > SMALL_MACS
+    return n_blocks < n_threads and H >= COLUMN_MIN_HIDDEN
 
 
-cdef inline Py_ssize_t _job_width(Py_ssize_t rows, Py_ssize_t cols,
-                                  Py_ssize_t k) noexcept nogil:
-    """Column scheme: columns per gemm job, for a (rows, k) @ (k, cols) product.
+cdef inline Py_ssize_t _job_width(Py_ssize_t cols, int n_threads) noexcept nogil:
+    """Column scheme: columns per job, one job per thread, in whole tiles of 64 columns."""
+    return ((cols + n_threads - 1) // n_threads + 63) // 64 * 64
 
-    The widest power of two from 32 on whose job is still small, and narrower than half
-    the columns (two jobs at least); half the columns when no job is small (the product is
-    then packed anyway, and bigger jobs pack less per flop).
+
+cdef inline Py_ssize_t _block_rows(Py_ssize_t batch) noexcept nogil:
+    """Row scheme: rows per block, a quarter of the batch rounded up to a multiple of 16.
+
+    Four blocks or more keep two threads busy under variable lengths (blocks are handed
+    out dynamically, longest first); taller blocks read the weights fewer times per step.
     """
-    cdef Py_ssize_t width = 32
-    if rows * width * k > SMALL_MACS:
-        return (cols + 1) // 2
-    while 2 * width < cols and rows * 2 * width * k <= SMALL_MACS:
-        width *= 2
-    return width
-
-
-cdef inline Py_ssize_t _block_rows(Py_ssize_t batch, Py_ssize_t H) noexcept nogil:
-    """Row scheme: rows per block.
-
-    The tallest power of two whose step gemm stays small, but no more than a quarter of
-    the batch (rounded up to 16), so that four blocks or more keep two threads busy under
-    variable lengths (blocks are handed out dynamically, longest first); at least 16.
-    """
-    cdef Py_ssize_t quarter = ((batch + 3) // 4 + 15) // 16 * 16
-    cdef Py_ssize_t rows = MIN_BLOCK_ROWS
-    while 2 * rows <= quarter and 2 * rows * 4 * H * H <= SMALL_MACS:
-        rows *= 2
-    return rows
+    return max(MIN_BLOCK_ROWS, ((batch + 3) // 4 + 15) // 16 * 16)
 
 
 cdef inline Py_ssize_t _rows_at(const Py_ssize_t *offsets, Py_ssize_t T,
@@ -191,8 +181,8 @@ cdef void _forward_rows(
         if m <= 0:
             break
         if t > 0:
-            gemm(False, False, m, 4 * H, H, 1.0, h_in + (offsets[t - 1] + r0) * H, H, W_hhT,
-                 4 * H, 1.0, G + (offsets[t] + r0) * 4 * H, 4 * H)
+            step_product(m, 4 * H, H, h_in + (offsets[t - 1] + r0) * H, H, W_hhT, 4 * H,
+                         G + (offsets[t] + r0) * 4 * H, 4 * H, True)
         for i in range(r0, r0 + m):
             _cell_forward(t, i, offsets, bias, G, C, Hs, Hm, mask, zeros, H, keep_cells)
 
@@ -205,7 +195,7 @@ cdef void _forward_columns(
     int n_threads,
 ) noexcept nogil:
     cdef const floating *h_in = Hs if mask == NULL else Hm
-    cdef Py_ssize_t width = _job_width(_rows_at(offsets, T, 0), 4 * H, H)
+    cdef Py_ssize_t width = _job_width(4 * H, n_threads)
     cdef Py_ssize_t jobs = (4 * H + width - 1) // width
     cdef Py_ssize_t q, c0, r, i
     cdef Py_ssize_t t = 0, m = 0  # thread-private in the parallel block; set for the compiler
@@ -213,11 +203,10 @@ cdef void _forward_columns(
         for t in range(T):
             m = _rows_at(offsets, T, t)
             if t > 0:
-                for q in prange(jobs, schedule="dynamic"):
+                for q in prange(jobs, schedule="static"):
                     c0 = q * width
-                    gemm(False, False, m, min(width, 4 * H - c0), H, 1.0,
-                         h_in + offsets[t - 1] * H, H, W_hhT + c0, 4 * H, 1.0,
-                         G + offsets[t] * 4 * H + c0, 4 * H)
+                    step_product(m, min(width, 4 * H - c0), H, h_in + offsets[t - 1] * H, H,
+                                 W_hhT + c0, 4 * H, G + offsets[t] * 4 * H + c0, 4 * H, True)
                 sk_barrier()  # the gates need every column of the product
             for r in prange((m + GATE_ROWS - 1) // GATE_ROWS, schedule="dynamic"):
                 for i in range(r * GATE_ROWS, min(m, (r + 1) * GATE_ROWS)):
@@ -243,9 +232,9 @@ cdef void _backward_rows(
         if t > 0:
             # dL/dh of step t - 1 += dG of step t @ W_hh; under recurrent dropout, into R,
             # for the mask to apply at step t - 1.
-            gemm(False, False, m, H, 4 * H, 1.0, G + (offsets[t] + r0) * 4 * H, 4 * H,
-                 W_hh, H, 1.0 if mask == NULL else 0.0,
-                 dHs + (offsets[t - 1] + r0) * H if mask == NULL else R + r0 * H, H)
+            step_product(m, H, 4 * H, G + (offsets[t] + r0) * 4 * H, 4 * H, W_hh, H,
+                         dHs + (offsets[t - 1] + r0) * H if mask == NULL else R + r0 * H, H,
+                         mask == NULL)
         m_next = m
 
 
@@ -255,7 +244,7 @@ cdef void _backward_columns(
     floating *G, const floating *C, floating *dHs, floating *dC, floating *R,
     const floating *mask, const floating *zeros, Py_ssize_t H, int n_threads,
 ) noexcept nogil:
-    cdef Py_ssize_t width = _job_width(_rows_at(offsets, T, 0), H, 4 * H)
+    cdef Py_ssize_t width = _job_width(H, n_threads)
     cdef Py_ssize_t jobs = (H + width - 1) // width
     cdef Py_ssize_t q, c0, r, i
     cdef Py_ssize_t t = 0, m = 0, m_next = 0  # thread-private in the parallel block
@@ -269,12 +258,12 @@ cdef void _backward_columns(
                                    H)
             sk_barrier()  # the product needs every row's gate gradients
             if t > 0:
-                for q in prange(jobs, schedule="dynamic"):
+                for q in prange(jobs, schedule="static"):
                     c0 = q * width
-                    gemm(False, False, m, min(width, H - c0), 4 * H, 1.0,
-                         G + offsets[t] * 4 * H, 4 * H, W_hh + c0, H,
-                         1.0 if mask == NULL else 0.0,
-                         (dHs + offsets[t - 1] * H if mask == NULL else R) + c0, H)
+                    step_product(m, min(width, H - c0), 4 * H, G + offsets[t] * 4 * H, 4 * H,
+                                 W_hh + c0, H,
+                                 (dHs + offsets[t - 1] * H if mask == NULL else R) + c0, H,
+                                 mask == NULL)
                 sk_barrier()  # the gates of step t - 1 need every column
 
 
@@ -318,13 +307,12 @@ cdef void _column_sums(const floating *A, Py_ssize_t n_rows, Py_ssize_t n_cols,
 cdef inline void _chunk_product(
     Py_ssize_t j,                                   # the chunk: rows j * CHUNK_ROWS on
     const floating *A, Py_ssize_t N, Py_ssize_t K,  # IN (N, K)
-    const floating *W, bint transposed,             # IN (n_out, K) if transposed, else (K, n_out)
-    Py_ssize_t n_out,
-    floating *out,                                  # OUT (N, n_out) = A @ W^T or A @ W
+    const floating *W, Py_ssize_t n_out,            # IN (K, n_out)
+    floating *out,                                  # OUT (N, n_out) = A @ W
 ) noexcept nogil:
     cdef Py_ssize_t r0 = j * CHUNK_ROWS
-    gemm(False, transposed, min(CHUNK_ROWS, N - r0), n_out, K, 1.0, A + r0 * K, K, W,
-         K if transposed else n_out, 0.0, out + r0 * n_out, n_out)
+    step_product(min(CHUNK_ROWS, N - r0), n_out, K, A + r0 * K, K, W, n_out, out + r0 * n_out,
+                 n_out, False)
 
 
 def forward_train(
@@ -377,9 +365,15 @@ cdef _check_batch(const Py_ssize_t[::1] offsets, Py_ssize_t N):
             raise ValueError("offsets must describe steps of non-increasing, non-zero size")
 
 
-cdef _check_shape(str name, array, Py_ssize_t rows, Py_ssize_t cols):
+cdef int _check_shape(str name, const floating[:, ::1] array, Py_ssize_t rows,
+                      Py_ssize_t cols) except -1:
+    # Typed, so that checking costs no Python object (it is per call of a one-sequence
+    # prediction).
     if array.shape[0] != rows or array.shape[1] != cols:
-        raise ValueError(f"{name} has shape {tuple(array.shape)[:2]}, expected ({rows}, {cols})")
+        raise ValueError(
+            f"{name} has shape ({array.shape[0]}, {array.shape[1]}), expected ({rows}, {cols})"
+        )
+    return 0
 
 
 cdef void _forward(
@@ -389,12 +383,12 @@ cdef void _forward(
     const floating[:, ::1] mask, int n_threads, bint keep_cells,
 ) except *:
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], H = W_hhT.shape[0]
-    cdef Py_ssize_t T = offsets.shape[0] - 1, B, rows, k
+    cdef Py_ssize_t T = offsets.shape[0] - 1, B, rows, k, j
     cdef floating *Hm_p = NULL
     cdef const floating *mask_p = NULL
     _check_batch(offsets, N)
     B = offsets[1] - offsets[0]
-    rows = _block_rows(B, H)
+    rows = _block_rows(B)
     _check_shape("W_ih", W_ih, 4 * H, D)
     _check_shape("W_hhT", W_hhT, H, 4 * H)
     _check_shape("G", G, N, 4 * H)
@@ -406,15 +400,21 @@ cdef void _forward(
         _check_shape("mask", mask, B, H)
         _check_shape("Hm", Hm, N, H)
         mask_p, Hm_p = &mask[0, 0], &Hm[0, 0]
-    cdef floating *zeros = <floating *> calloc(H, sizeof(floating))
+    cdef Py_ssize_t n_chunks = (N + CHUNK_ROWS - 1) // CHUNK_ROWS
+    # The initial cell state, and W_ih^T for the projection's kernel, which reads the
+    # columns of its right operand in rows.
+    cdef floating *zeros = <floating *> calloc(H + D * 4 * H, sizeof(floating))
     if zeros == NULL:
         raise MemoryError()
-    cdef Py_ssize_t n_chunks = (N + CHUNK_ROWS - 1) // CHUNK_ROWS
+    cdef floating *W_ihT = zeros + H
     with nogil:
+        for k in range(4 * H):
+            for j in range(D):
+                W_ihT[j * 4 * H + k] = W_ih[k, j]
         # The input projection of all steps: G = X @ W_ih^T.
         for k in prange(n_chunks, schedule="dynamic", num_threads=min(n_threads, n_chunks)):
-            _chunk_product(k, &X[0, 0], N, D, &W_ih[0, 0], True, 4 * H, &G[0, 0])
-        if _column_scheme(H):
+            _chunk_product(k, &X[0, 0], N, D, W_ihT, 4 * H, &G[0, 0])
+        if _column_scheme((B + rows - 1) // rows, H, n_threads):
             _forward_columns(&offsets[0], T, &W_hhT[0, 0], &bias[0], &G[0, 0], &C[0, 0],
                              &Hs[0, 0], Hm_p, mask_p, zeros, H, keep_cells, n_threads)
         else:
@@ -457,13 +457,16 @@ def backward(
     cdef const floating *h_in = &Hs[0, 0]
     _check_batch(offsets, N)
     B = offsets[1] - offsets[0]
-    rows = _block_rows(B, H)
-    for name, array, n_rows, n_cols in (
-        ("W_ih", W_ih, H4, D), ("W_hh", W_hh, H4, H), ("G", G, N, H4), ("C", C, N, H),
-        ("Hs", Hs, N, H), ("dHs", dHs, N, H), ("dC", dC, B, H), ("dW_ih", dW_ih, H4, D),
-        ("dW_hhT", dW_hhT, H, H4),
-    ):
-        _check_shape(name, array, n_rows, n_cols)
+    rows = _block_rows(B)
+    _check_shape("W_ih", W_ih, H4, D)
+    _check_shape("W_hh", W_hh, H4, H)
+    _check_shape("G", G, N, H4)
+    _check_shape("C", C, N, H)
+    _check_shape("Hs", Hs, N, H)
+    _check_shape("dHs", dHs, N, H)
+    _check_shape("dC", dC, B, H)
+    _check_shape("dW_ih", dW_ih, H4, D)
+    _check_shape("dW_hhT", dW_hhT, H, H4)
     if want_dX:
         _check_shape("dX", dX, N, D)
     if dbias.shape[0] != H4:
@@ -477,7 +480,7 @@ def backward(
     if zeros == NULL:
         raise MemoryError()
     with nogil:
-        if _column_scheme(H):
+        if _column_scheme((B + rows - 1) // rows, H, n_threads):
             _backward_columns(&offsets[0], T, &W_hh[0, 0], &G[0, 0], &C[0, 0], &dHs[0, 0],
                               &dC[0, 0], R_p, mask_p, zeros, H, n_threads)
         else:
@@ -498,5 +501,5 @@ def backward(
                                        &dW_hhT[0, 2 * k * H], 2 * H, H)
                 _column_sums(&G[0, 2 * k * H], N, 2 * H, H4, &dbias[2 * k * H])
             else:
-                _chunk_product(k - 2, &G[0, 0], N, H4, &W_ih[0, 0], False, D, &dX[0, 0])
+                _chunk_product(k - 2, &G[0, 0], N, H4, &W_ih[0, 0], D, &dX[0, 0])
     free(zeros)
