@@ -7,7 +7,7 @@ after direction (forward, then reverse): ``W_ih`` (4H, D_in), ``W_hh`` stored tr
 output, both directions side by side. Gradients use a second vector of the same layout.
 
 The views show every matrix in PyTorch's shape: ``W_hh`` is the transpose of its stored
-block. Stored transposed, W_hh enters the forward pass's step gemm as it is: prediction,
+block. Stored transposed, W_hh enters the forward pass's step product as it is: prediction,
 which has no backward pass to share the cost of a transpose, never makes one.
 
 The reverse direction runs the same kernels on the batch with every sequence reversed in

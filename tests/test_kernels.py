@@ -142,6 +142,22 @@ def test_layer_passes_are_bitwise_independent_of_threads(rng, scheme, dtype):
         assert np.array_equal(one[name], two[name]), name
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layer_passes_are_bitwise_independent_of_the_scheme(rng, dtype):
+    # The scheme follows the thread count: it must not change a bit either.
+    net = make_network(rng, 4, (100,), 2, dtype)
+    X = random_sequences(rng, rng.integers(1, 12, size=20), 4, dtype)
+    try:
+        _lstm._force_scheme(0)
+        _, rows = run_layer(net, X, n_threads=2)
+        _lstm._force_scheme(1)
+        _, columns = run_layer(net, X, n_threads=2)
+    finally:
+        _lstm._force_scheme(-1)
+    for name in rows:
+        assert np.array_equal(rows[name], columns[name]), name
+
+
 def test_forward_predict_matches_forward_train(rng, scheme):
     net = make_network(rng, 3, (5,), 1)
     X = random_sequences(rng, [7, 2, 7, 5, 1], 3)
