@@ -1,4 +1,5 @@
-/* The recurrent step's product, C[m, n] = A[m, k] @ B[k, n] (+ C), all row-major.
+/* sklstm's product for the layer kernels, C[m, n] = A[m, k] @ B[k, n] (+ C), row-major:
+ * the recurrent step's product, and the input projection and dX.
  *
  * Why not BLAS here: the step products are small (a block of rows times the recurrent
  * weights) and there are T of them per pass, all with the same B. OpenBLAS re-packs both
@@ -40,19 +41,21 @@
  * inlining: the accumulators then live in registers). */
 #define SK_MM_TILE(T, NAME, VBYTES, ATTR)                                                   \
     typedef T NAME##_vec __attribute__((vector_size(VBYTES)));                              \
-    typedef T NAME##_uvec __attribute__((vector_size(VBYTES), aligned(sizeof(T))));         \
+    typedef T NAME##_uvec                                                                   \
+        __attribute__((vector_size(VBYTES), aligned(sizeof(T)), may_alias));                \
     ATTR SK_MM_INLINE void NAME##_tile(const int MR, const int NV, ptrdiff_t k,             \
                                        const T *A, ptrdiff_t lda, const T *B,               \
                                        ptrdiff_t ldb, T *C, ptrdiff_t ldc, int accumulate)  \
     {                                                                                       \
         enum { VL = VBYTES / sizeof(T) };                                                   \
-        NAME##_vec acc[SK_MM_MAX_ROWS][SK_MM_MAX_VECTORS];                                                       \
+        NAME##_vec acc[SK_MM_MAX_ROWS][SK_MM_MAX_VECTORS];                                  \
         for (int r = 0; r < MR; r++)                                                        \
             for (int v = 0; v < NV; v++)                                                    \
-                acc[r][v] = accumulate ? *(const NAME##_uvec *)(C + r * ldc + v * VL)       \
-                                       : (NAME##_vec){0};                                   \
+                acc[r][v] = accumulate                                                      \
+                                ? (NAME##_vec)*(const NAME##_uvec *)(C + r * ldc + v * VL)  \
+                                : (NAME##_vec){0};                                          \
         for (ptrdiff_t p = 0; p < k; p++) {                                                 \
-            NAME##_vec b[SK_MM_MAX_VECTORS];                                                               \
+            NAME##_vec b[SK_MM_MAX_VECTORS];                                                \
             for (int v = 0; v < NV; v++)                                                    \
                 b[v] = *(const NAME##_uvec *)(B + p * ldb + v * VL);                        \
             for (int r = 0; r < MR; r++) {                                                  \
@@ -75,7 +78,7 @@
                                   ptrdiff_t ldc, int accumulate)                            \
     {                                                                                       \
         for (int r = 0; r < MR; r++)                                                        \
-            for (int j = 0; j < NV * (int)(VBYTES / sizeof(T)); j++) {                     \
+            for (int j = 0; j < NV * (int)(VBYTES / sizeof(T)); j++) {                      \
                 T acc = accumulate ? C[r * ldc + j] : (T)0;                                 \
                 for (ptrdiff_t p = 0; p < k; p++)                                           \
                     acc += A[r * lda + p] * B[p * ldb + j];                                 \
