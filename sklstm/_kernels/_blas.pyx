@@ -6,7 +6,8 @@ once. BLAS is column-major; a row-major matrix is its transpose seen column-majo
 with the operands swapped.
 
 ``step_product``: sklstm's own kernel (``_matmul.h``) for the recurrent product of each
-step, which BLAS handles poorly (it re-packs the same weights at every step).
+step, which BLAS handles poorly (it re-packs the same weights at every step), and for the
+input projection and dX.
 """
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
