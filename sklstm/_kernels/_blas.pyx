@@ -63,13 +63,17 @@ def step_product_memview(const floating[:, ::1] a, const floating[:, ::1] b,
                  b.shape[1], &c[0, 0], c.shape[1], accumulate)
 
 
+# The step product's copy for this CPU, chosen once rather than at every step.
+sk_mm_level = sk_mm_best_level()
+
+
 def _step_product_levels(int level=-1):
     """Tests only: the ISA levels whose copy of the step product this CPU runs (4, 3, 1:
     x86-64-v4, -v3, baseline; only 1 off x86-64 Linux); ``level`` > 0 forces one, 0
-    restores the choice of the best."""
+    restores the best."""
     global sk_mm_level
     if level >= 0:
-        sk_mm_level = level
+        sk_mm_level = level if level > 0 else sk_mm_best_level()
     return [lv for lv in (4, 3, 1) if lv <= sk_mm_best_level()]
 
 

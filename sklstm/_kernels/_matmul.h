@@ -69,7 +69,7 @@
                 *(NAME##_uvec *)(C + r * ldc + v * VL) = acc[r][v];                         \
     }
 
-#else /* no vector extensions: one element at a time, in the same order */
+#else /* no vector extensions: a tile is its columns, one after another */
 
 #define SK_MM_INLINE static inline
 #define SK_MM_TILE(T, NAME, VBYTES, ATTR)                                                   \
@@ -77,13 +77,8 @@
                                   ptrdiff_t lda, const T *B, ptrdiff_t ldb, T *C,           \
                                   ptrdiff_t ldc, int accumulate)                            \
     {                                                                                       \
-        for (int r = 0; r < MR; r++)                                                        \
-            for (int j = 0; j < NV * (int)(VBYTES / sizeof(T)); j++) {                      \
-                T acc = accumulate ? C[r * ldc + j] : (T)0;                                 \
-                for (ptrdiff_t p = 0; p < k; p++)                                           \
-                    acc += A[r * lda + p] * B[p * ldb + j];                                 \
-                C[r * ldc + j] = acc;                                                       \
-            }                                                                               \
+        for (int j = 0; j < NV * (int)(VBYTES / sizeof(T)); j++)                            \
+            NAME##_scalar(MR, k, A, lda, B + j, ldb, C + j, ldc, accumulate);               \
     }
 
 #endif
@@ -149,8 +144,8 @@
 
 /* MR x NV: the full tile; ACC: the accumulators a tile may use. */
 #define SK_MM_DEFINE(T, NAME, VBYTES, ATTR, MR, NV, ACC)                                    \
-    SK_MM_TILE(T, NAME, VBYTES, ATTR)                                                       \
     SK_MM_SCALAR(T, NAME, ATTR)                                                             \
+    SK_MM_TILE(T, NAME, VBYTES, ATTR)                                                       \
     SK_MM_ROWS(T, NAME, (ptrdiff_t)(VBYTES / sizeof(T)), ATTR)                              \
     SK_MM_DRIVER(T, NAME, (ptrdiff_t)(VBYTES / sizeof(T)), ATTR, MR, NV, ACC)
 
@@ -168,9 +163,9 @@ SK_MM_DEFINE(double, sk_mm_d_v3, 32, SK_MM_V3, 6, 2, 12)
 SK_MM_DEFINE(float, sk_mm_f_v1, 16, , 6, 2, 12)
 SK_MM_DEFINE(double, sk_mm_d_v1, 16, , 6, 2, 12)
 
-/* 0 picks the best copy for the CPU at each call (__builtin_cpu_supports reads a
- * variable); tests set 4, 3 or 1 to run another copy the CPU can run. */
-static int sk_mm_level = 0;
+/* The copy to run: set once, when the module loads, to the best the CPU has (the
+ * caller does: see _blas.pyx); tests set another the CPU can run. */
+static int sk_mm_level = 1;
 
 static inline int sk_mm_best_level(void)
 {
@@ -182,10 +177,9 @@ static inline int sk_mm_best_level(void)
                             ptrdiff_t lda, const T *B, ptrdiff_t ldb, T *C, ptrdiff_t ldc,  \
                             int accumulate)                                                 \
     {                                                                                       \
-        int level = sk_mm_level ? sk_mm_level : sk_mm_best_level();                         \
-        if (level == 4)                                                                     \
+        if (sk_mm_level == 4)                                                               \
             NAME##_v4(m, n, k, A, lda, B, ldb, C, ldc, accumulate);                         \
-        else if (level == 3)                                                                \
+        else if (sk_mm_level == 3)                                                          \
             NAME##_v3(m, n, k, A, lda, B, ldb, C, ldc, accumulate);                         \
         else                                                                                \
             NAME##_v1(m, n, k, A, lda, B, ldb, C, ldc, accumulate);                         \
@@ -196,7 +190,7 @@ SK_MM_DISPATCH(double, sk_mm_d)
 
 #else
 
-static int sk_mm_level = 0; /* one copy only */
+static int sk_mm_level = 1; /* one copy only */
 
 static inline int sk_mm_best_level(void) { return 1; }
 
