@@ -248,11 +248,12 @@ def test_kernels_reject_inconsistent_buffers(rng):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
-    "shape", [(1, 256, 64), (7, 50, 13), (16, 64, 256), (5, 3, 2), (13, 130, 70)]
+    "shape", [(1, 256, 64), (7, 50, 13), (16, 64, 256), (5, 3, 2), (13, 130, 70), (16, 200, 50)]
 )
 def test_step_product_of_every_isa_level(rng, dtype, shape):
     # Every copy of the kernel this CPU can run (x86-64-v4, v3, baseline), at shapes with
-    # full tiles, remainder rows of each count, remainder vectors and remainder columns.
+    # full tiles, remainder rows of each count, remainder vectors, and remainder columns
+    # both in rows narrower than a vector and at the end of wider ones.
     m, n, k = shape
     a, b, c = (rng.normal(size=s).astype(dtype) for s in ((m, k), (k, n), (m, n)))
     exact = a.astype(np.float64) @ b.astype(np.float64)

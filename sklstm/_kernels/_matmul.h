@@ -69,6 +69,29 @@
                 *(NAME##_uvec *)(C + r * ldc + v * VL) = acc[r][v];                         \
     }
 
+/* The last w columns of MR rows (w < VL), as a tile of one vector over the VL columns
+ * that end the row: B and C point at their start. It reads the columns before the edge,
+ * whose values its caller has already stored, and stores only the w edge columns. */
+#define SK_MM_EDGE(T, NAME, VBYTES, ATTR)                                                   \
+    ATTR SK_MM_INLINE void NAME##_edge(const int MR, int w, ptrdiff_t k, const T *A,        \
+                                       ptrdiff_t lda, const T *B, ptrdiff_t ldb, T *C,      \
+                                       ptrdiff_t ldc, int accumulate)                       \
+    {                                                                                       \
+        enum { VL = VBYTES / sizeof(T) };                                                   \
+        NAME##_vec acc[SK_MM_MAX_ROWS];                                                     \
+        for (int r = 0; r < MR; r++)                                                        \
+            acc[r] = accumulate ? (NAME##_vec)*(const NAME##_uvec *)(C + r * ldc)           \
+                                : (NAME##_vec){0};                                          \
+        for (ptrdiff_t p = 0; p < k; p++) {                                                 \
+            NAME##_vec b = *(const NAME##_uvec *)(B + p * ldb);                             \
+            for (int r = 0; r < MR; r++)                                                    \
+                acc[r] += ((NAME##_vec){0} + A[r * lda + p]) * b;                           \
+        }                                                                                   \
+        for (int r = 0; r < MR; r++)                                                        \
+            for (int j = VL - w; j < VL; j++)                                               \
+                C[r * ldc + j] = acc[r][j];                                                 \
+    }
+
 #else /* no vector extensions: a tile is its columns, one after another */
 
 #define SK_MM_INLINE static inline
@@ -78,39 +101,71 @@
                                   ptrdiff_t ldc, int accumulate)                            \
     {                                                                                       \
         for (int j = 0; j < NV * (int)(VBYTES / sizeof(T)); j++)                            \
-            NAME##_scalar(MR, k, A, lda, B + j, ldb, C + j, ldc, accumulate);               \
+            NAME##_scalar(MR, 1, k, A, lda, B + j, ldb, C + j, ldc, accumulate);            \
+    }
+
+#define SK_MM_EDGE(T, NAME, VBYTES, ATTR)                                                   \
+    SK_MM_INLINE void NAME##_edge(const int MR, int w, ptrdiff_t k, const T *A,             \
+                                  ptrdiff_t lda, const T *B, ptrdiff_t ldb, T *C,           \
+                                  ptrdiff_t ldc, int accumulate)                            \
+    {                                                                                       \
+        const int skip = (int)(VBYTES / sizeof(T)) - w;                                     \
+        NAME##_scalar(MR, w, k, A, lda, B + skip, ldb, C + skip, ldc, accumulate);          \
     }
 
 #endif
 
-/* Columns left of a row block: the widest tiles first, then single vectors, then single
- * columns (a tile of one column is the scalar loop). */
+/* Columns left of a row block: the widest tiles first, then tiles of 4, 2 and 1 vectors
+ * for the whole vectors left (tiles of one vector load B once per multiply-add, and wait
+ * on its latency), then the columns left of a vector. ``left`` columns before B and C
+ * belong to the same call: the edge may read them. */
 #define SK_MM_ROWS(T, NAME, VL, ATTR)                                                       \
     ATTR SK_MM_INLINE void NAME##_rows(const int MR, const int NV, ptrdiff_t n,             \
-                                       ptrdiff_t k, const T *A, ptrdiff_t lda, const T *B,  \
-                                       ptrdiff_t ldb, T *C, ptrdiff_t ldc, int accumulate)  \
+                                       ptrdiff_t left, ptrdiff_t k, const T *A,             \
+                                       ptrdiff_t lda, const T *B, ptrdiff_t ldb, T *C,      \
+                                       ptrdiff_t ldc, int accumulate)                       \
     {                                                                                       \
         ptrdiff_t j = 0;                                                                    \
         for (; j + NV * VL <= n; j += NV * VL)                                              \
             NAME##_tile(MR, NV, k, A, lda, B + j, ldb, C + j, ldc, accumulate);             \
-        for (; j + VL <= n; j += VL)                                                        \
+        if (NV > 4 && j + 4 * VL <= n) {                                                    \
+            NAME##_tile(MR, 4, k, A, lda, B + j, ldb, C + j, ldc, accumulate);              \
+            j += 4 * VL;                                                                    \
+        }                                                                                   \
+        if (NV > 2 && j + 2 * VL <= n) {                                                    \
+            NAME##_tile(MR, 2, k, A, lda, B + j, ldb, C + j, ldc, accumulate);              \
+            j += 2 * VL;                                                                    \
+        }                                                                                   \
+        if (NV > 1 && j + 1 * VL <= n) {                                                    \
             NAME##_tile(MR, 1, k, A, lda, B + j, ldb, C + j, ldc, accumulate);              \
-        for (; j < n; j++)                                                                  \
-            NAME##_scalar(MR, k, A, lda, B + j, ldb, C + j, ldc, accumulate);               \
+            j += 1 * VL;                                                                    \
+        }                                                                                   \
+        if (j < n && left + n >= VL)                                                        \
+            NAME##_edge(MR, (int)(n - j), k, A, lda, B + n - VL, ldb, C + n - VL, ldc,      \
+                        accumulate);                                                        \
+        else if (j < n)                                                                     \
+            NAME##_scalar(MR, (int)(n - j), k, A, lda, B + j, ldb, C + j, ldc, accumulate); \
     }
 
-/* One column of MR rows, element by element (the edge of a row block). */
+/* The last w columns of MR rows (w <= 16), element by element: the edge of a row
+ * narrower than a vector. All MR * w sums advance together, so that they are not each
+ * waiting for the latency of the previous multiply-add. */
 #define SK_MM_SCALAR(T, NAME, ATTR)                                                         \
-    ATTR SK_MM_INLINE void NAME##_scalar(const int MR, ptrdiff_t k, const T *A,             \
+    ATTR SK_MM_INLINE void NAME##_scalar(const int MR, int w, ptrdiff_t k, const T *A,      \
                                          ptrdiff_t lda, const T *B, ptrdiff_t ldb, T *C,    \
                                          ptrdiff_t ldc, int accumulate)                     \
     {                                                                                       \
-        for (int r = 0; r < MR; r++) {                                                      \
-            T acc = accumulate ? C[r * ldc] : (T)0;                                         \
-            for (ptrdiff_t p = 0; p < k; p++)                                               \
-                acc += A[r * lda + p] * B[p * ldb];                                         \
-            C[r * ldc] = acc;                                                               \
-        }                                                                                   \
+        T acc[SK_MM_MAX_ROWS][16];                                                          \
+        for (int r = 0; r < MR; r++)                                                        \
+            for (int j = 0; j < w; j++)                                                     \
+                acc[r][j] = accumulate ? C[r * ldc + j] : (T)0;                             \
+        for (ptrdiff_t p = 0; p < k; p++)                                                   \
+            for (int r = 0; r < MR; r++)                                                    \
+                for (int j = 0; j < w; j++)                                                 \
+                    acc[r][j] += A[r * lda + p] * B[p * ldb + j];                           \
+        for (int r = 0; r < MR; r++)                                                        \
+            for (int j = 0; j < w; j++)                                                     \
+                C[r * ldc + j] = acc[r][j];                                                 \
     }
 
 /* The product. Full row blocks take MR x NV tiles, column panel by column panel, so that
@@ -127,17 +182,23 @@
                 NAME##_tile(MR, NV, k, A + i * lda, lda, B + j, ldb, C + i * ldc + j, ldc,  \
                             accumulate);                                                    \
         for (i = 0; i < full; i += MR)                                                      \
-            NAME##_rows(MR, NV, n - j, k, A + i * lda, lda, B + j, ldb, C + i * ldc + j,    \
+            NAME##_rows(MR, NV, n - j, j, k, A + i * lda, lda, B + j, ldb, C + i * ldc + j, \
                         ldc, accumulate);                                                   \
         A += full * lda;                                                                    \
         C += full * ldc;                                                                    \
         switch (m - full) {                                                                 \
-        case 1: NAME##_rows(1, 8, n, k, A, lda, B, ldb, C, ldc, accumulate); break;         \
-        case 2: NAME##_rows(2, SK_MM_MIN(8, ACC / 2), n, k, A, lda, B, ldb, C, ldc,         \
+        case 1: NAME##_rows(1, 8, n, 0, k, A, lda, B, ldb, C, ldc, accumulate); break;      \
+        case 2: NAME##_rows(2, SK_MM_MIN(8, ACC / 2), n, 0, k, A, lda, B, ldb, C, ldc,      \
                             accumulate); break;                                             \
-        case 3: NAME##_rows(3, ACC / 3, n, k, A, lda, B, ldb, C, ldc, accumulate); break;   \
-        case 4: NAME##_rows(4, ACC / 4, n, k, A, lda, B, ldb, C, ldc, accumulate); break;   \
-        case 5: NAME##_rows(5, ACC / 5, n, k, A, lda, B, ldb, C, ldc, accumulate); break;   \
+        case 3:                                                                             \
+            NAME##_rows(3, ACC / 3, n, 0, k, A, lda, B, ldb, C, ldc, accumulate);           \
+            break;                                                                          \
+        case 4:                                                                             \
+            NAME##_rows(4, ACC / 4, n, 0, k, A, lda, B, ldb, C, ldc, accumulate);           \
+            break;                                                                          \
+        case 5:                                                                             \
+            NAME##_rows(5, ACC / 5, n, 0, k, A, lda, B, ldb, C, ldc, accumulate);           \
+            break;                                                                          \
         default: break;                                                                     \
         }                                                                                   \
     }
@@ -146,6 +207,7 @@
 #define SK_MM_DEFINE(T, NAME, VBYTES, ATTR, MR, NV, ACC)                                    \
     SK_MM_SCALAR(T, NAME, ATTR)                                                             \
     SK_MM_TILE(T, NAME, VBYTES, ATTR)                                                       \
+    SK_MM_EDGE(T, NAME, VBYTES, ATTR)                                                       \
     SK_MM_ROWS(T, NAME, (ptrdiff_t)(VBYTES / sizeof(T)), ATTR)                              \
     SK_MM_DRIVER(T, NAME, (ptrdiff_t)(VBYTES / sizeof(T)), ATTR, MR, NV, ACC)
 
