@@ -31,6 +31,7 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
+from . import _aligned as aligned
 from ._losses import SigmoidCrossEntropy, SoftmaxCrossEntropy, SquaredError
 from ._network import LSTMNetwork, Workspace
 from ._optimizers import make_optimizer
@@ -454,7 +455,7 @@ class _BaseLSTM(BaseEstimator):
             weights = None if weights is None else weights[train]
         n = seqs.n_samples
         batch_size = min(self.batch_size, n)
-        grad = np.zeros_like(network.params)
+        grad = aligned.zeros(network.params.size, network.dtype)
         grad_views = network.unpack(grad)
         longest_batch = int(np.sort(seqs.lengths)[-batch_size:].sum())
         ws = Workspace(network, longest_batch, batch_size, self.dropout, self.recurrent_dropout)

@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _aligned as aligned
 from ._kernels import _lstm
 from ._kernels._packing import reverse_rows, scale_rows, take_rows
 from ._sequences import pack_batch
@@ -70,7 +71,7 @@ class LSTMNetwork:
         self.n_outputs = n_outputs
         self.dtype = np.dtype(dtype)
         self.n_directions = 2 if bidirectional else 1
-        self.params = np.zeros(self._n_params(), dtype=self.dtype)
+        self.params = aligned.zeros(self._n_params(), self.dtype)
         self.views = self.unpack(self.params)
 
     def layer_inputs(self):
@@ -136,7 +137,8 @@ class LSTMNetwork:
         self.__dict__.update(state, dtype=dtype)
         if params.ndim != 1 or params.size != self._n_params():
             raise ValueError("The saved parameters do not fit the saved network shape.")
-        self.views = self.unpack(params)
+        self.params = aligned.copy(params)  # unpickled, it starts wherever NumPy put it
+        self.views = self.unpack(self.params)
 
     def initialize(self, rng):
         """Keras's defaults: Glorot-uniform input and head weights, orthogonal recurrent
@@ -294,8 +296,8 @@ class LSTMNetwork:
         )
         max_rows = PREDICT_BYTES // (4 * max(self.hidden_sizes) * self.dtype.itemsize)
         for idx in _chunks(longest_first, seqs.lengths[longest_first], max_rows):
-            N, B = int(seqs.lengths[idx].sum()), len(idx)
-            batch = pack_batch(seqs, idx, np.empty((N, self.n_features), dtype=self.dtype))
+            batch = pack_batch(seqs, idx)
+            N = int(batch.offsets[-1])
             perm = None
             if self.n_directions == 2:
                 perm = np.empty(N, dtype=np.intp)
@@ -308,15 +310,7 @@ class LSTMNetwork:
                     x_in = x if d == 0 else _take(x, perm)
                     Hs = np.empty((N, H), dtype=self.dtype)
                     _lstm.forward_predict(
-                        x_in,
-                        batch.offsets,
-                        cell.W_ih,
-                        cell.W_hh.T,
-                        cell.bias,
-                        np.empty((N, 4 * H), dtype=self.dtype),
-                        np.empty((B, H), dtype=self.dtype),
-                        Hs,
-                        n_threads,
+                        x_in, batch.offsets, cell.W_ih, cell.W_hh.T, cell.bias, Hs, n_threads
                     )
                     states.append(Hs)
                 x = _in_time_order(states, perm)
@@ -361,19 +355,19 @@ class _CellBuffers:
     """One direction of one layer: what its forward pass keeps and its backward pass uses."""
 
     def __init__(self, rows, batch, n_in, H, dtype, staged_input, recurrent_dropout, dX):
-        self.G = np.empty((rows, 4 * H), dtype=dtype)
-        self.C = np.empty((rows, H), dtype=dtype)
-        self.Hs = np.empty((rows, H), dtype=dtype)
-        self.dHs = np.empty((rows, H), dtype=dtype)
-        self.dC = np.empty((batch, H), dtype=dtype)
-        self.W_hh = np.empty((4 * H, H), dtype=dtype)
+        self.G = aligned.empty((rows, 4 * H), dtype)
+        self.C = aligned.empty((rows, H), dtype)
+        self.Hs = aligned.empty((rows, H), dtype)
+        self.dHs = aligned.empty((rows, H), dtype)
+        self.dC = aligned.empty((batch, H), dtype)
+        self.W_hh = aligned.empty((4 * H, H), dtype)
         # The input as this direction reads it, when it is not the layer below's output
         # itself: reversed in time, or under input dropout.
-        self.X = np.empty((rows, n_in), dtype=dtype) if staged_input else None
-        self.Hm = np.empty((rows, H), dtype=dtype) if recurrent_dropout else None
-        self.R = np.empty((batch, H), dtype=dtype) if recurrent_dropout else None
+        self.X = aligned.empty((rows, n_in), dtype) if staged_input else None
+        self.Hm = aligned.empty((rows, H), dtype) if recurrent_dropout else None
+        self.R = aligned.empty((batch, H), dtype) if recurrent_dropout else None
         # Bidirectional layers above the first: each direction's input gradient.
-        self.dX = np.empty((rows, n_in), dtype=dtype) if dX else None
+        self.dX = aligned.empty((rows, n_in), dtype) if dX else None
         self.x = None  # the input forward read, for backward
 
 
@@ -385,7 +379,7 @@ class Workspace:
         self.h_last = None  # the head's input, kept by forward for backward
         self.masks = None  # the dropout masks forward used
         bidirectional = net.n_directions == 2
-        self.X = np.empty((rows, net.n_features), dtype=net.dtype)
+        self.X = aligned.empty((rows, net.n_features), net.dtype)
         self.perm = np.empty(rows, dtype=np.intp)
         self.layers = [
             [
@@ -405,7 +399,7 @@ class Workspace:
         ]
         # Each bidirectional layer's output but the top one's: the next layer's input.
         self.outputs = [
-            np.empty((rows, 2 * H), dtype=net.dtype) if bidirectional else None
+            aligned.empty((rows, 2 * H), net.dtype) if bidirectional else None
             for H in net.hidden_sizes[:-1]
         ]
 

@@ -159,9 +159,18 @@ def _ragged(arrays, dtype):
     return Sequences(data, starts, lengths, False)
 
 
-def pack_batch(seqs, idx, buffer):
-    """Pack the sequences ``idx`` of ``seqs`` into the start of ``buffer`` (rows, n_features)."""
+def pack_batch(seqs, idx, buffer=None):
+    """Pack the sequences ``idx`` of ``seqs`` into the start of ``buffer`` (rows, n_features),
+    or into a new array without one.
+
+    A single sequence is its own packed batch: its rows are returned as they are, a view
+    (one-sequence prediction is latency-bound).
+    """
     B = len(idx)
+    if B == 1:
+        start, T = int(seqs.starts[idx[0]]), int(seqs.lengths[idx[0]])
+        offsets = np.arange(T + 1, dtype=np.intp)
+        return Batch(seqs.data[start : start + T], offsets, idx, offsets[T - 1 : T])
     if seqs.equal_lengths:
         T = int(seqs.lengths[0])
         order = idx
@@ -177,6 +186,8 @@ def pack_batch(seqs, idx, buffer):
         offsets = np.zeros(lengths[0] + 1, dtype=np.intp)
         np.cumsum(batch_sizes, out=offsets[1:])
         last_rows = offsets[lengths - 1] + np.arange(B)
+    if buffer is None:
+        buffer = np.empty((offsets[-1], seqs.n_features), dtype=seqs.data.dtype)
     X = buffer[: offsets[-1]]
     pack(seqs.data, seqs.starts, order, offsets, X)
     return Batch(X, offsets, order, last_rows)

@@ -86,3 +86,14 @@ def test_pack_batch_is_time_major_longest_first():
     np.testing.assert_array_equal(batch.X[:, 0], [20, 10, 30, 21, 11, 22])
     np.testing.assert_array_equal(batch.last_rows, [5, 4, 2])
     assert np.shares_memory(batch.X, buffer)
+
+
+def test_a_single_sequence_is_its_own_batch():
+    X = [np.arange(4.0).reshape(2, 2), np.arange(6.0).reshape(3, 2)]
+    seqs = check_sequences(X, dtype=np.float64)
+    batch = pack_batch(seqs, np.array([1]))
+    np.testing.assert_array_equal(batch.X, X[1])
+    np.testing.assert_array_equal(batch.offsets, [0, 1, 2, 3])
+    np.testing.assert_array_equal(batch.order, [1])
+    np.testing.assert_array_equal(batch.last_rows, [2])
+    assert np.shares_memory(batch.X, seqs.data)  # nothing copied

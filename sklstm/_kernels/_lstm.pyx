@@ -41,7 +41,7 @@ thread (threadpoolctl) so that threads are never nested.
 """
 from cython cimport floating
 from cython.parallel cimport parallel, prange
-from libc.stdlib cimport calloc, free
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
 
 from ._blas cimport gemm, step_product
@@ -56,6 +56,8 @@ cdef enum:
     MIN_BLOCK_ROWS = 16
     # Column scheme: rows per gate-pass job.
     GATE_ROWS = 16
+    # Bytes: the vector loads of a buffer starting on one do not straddle two lines.
+    CACHE_LINE = 64
 
 
 cdef extern from "_gates.h" nogil:
@@ -333,7 +335,10 @@ def forward_train(
     With a recurrent dropout mask (one per sequence, the same at every step), the
     recurrent product takes ``h_{t-1} * mask``, kept in ``Hm`` for backward.
     """
-    _forward(X, offsets, W_ih, W_hhT, bias, G, C, Hs, Hm, mask, n_threads, True)
+    _check_batch(offsets, X.shape[0])
+    _check_shape("G", G, X.shape[0], 4 * W_hhT.shape[0])
+    _check_shape("C", C, X.shape[0], W_hhT.shape[0])
+    _forward(X, offsets, W_ih, W_hhT, bias, &G[0, 0], &C[0, 0], Hs, Hm, mask, n_threads, True)
 
 
 def forward_predict(
@@ -342,15 +347,31 @@ def forward_predict(
     const floating[:, ::1] W_ih,        # IN  (4H, D)
     const floating[:, ::1] W_hhT,       # IN  (H, 4H)
     const floating[::1] bias,           # IN  (4H,)
-    floating[:, ::1] G,                 # scratch (N, 4H)
-    floating[:, ::1] C,                 # scratch (B, H): only the running cell state
     floating[:, ::1] Hs,                # OUT (N, H) hidden states
     int n_threads,
 ):
-    """Forward pass of one layer for prediction: no cell history is kept, no dropout."""
+    """Forward pass of one layer for prediction: no cell history is kept, no dropout.
+
+    Its scratch, the gates of every row and the running cell state of each sequence, is
+    allocated here, on a cache line (the gate pass loads and stores whole vectors), in C:
+    a one-sequence prediction cannot afford aligned NumPy arrays (microseconds each).
+    """
     cdef floating[:, ::1] no_Hm = None
     cdef const floating[:, ::1] no_mask = None
-    _forward(X, offsets, W_ih, W_hhT, bias, G, C, Hs, no_Hm, no_mask, n_threads, False)
+    cdef Py_ssize_t N = X.shape[0], H = W_hhT.shape[0]
+    _check_batch(offsets, N)
+    # G's rows, then C's, both from a cache line (G's size rounded up to whole lines).
+    cdef Py_ssize_t G_lines = (N * 4 * H * sizeof(floating) + CACHE_LINE - 1) // CACHE_LINE
+    cdef Py_ssize_t C_lines = (offsets[1] * H * sizeof(floating) + CACHE_LINE - 1) // CACHE_LINE
+    cdef char *raw = <char *> malloc((G_lines + C_lines + 1) * CACHE_LINE)
+    if raw == NULL:
+        raise MemoryError()
+    cdef char *G = raw + (CACHE_LINE - <size_t> raw % CACHE_LINE) % CACHE_LINE
+    try:
+        _forward(X, offsets, W_ih, W_hhT, bias, <floating *> G,
+                 <floating *> (G + G_lines * CACHE_LINE), Hs, no_Hm, no_mask, n_threads, False)
+    finally:
+        free(raw)
 
 
 cdef _check_batch(const Py_ssize_t[::1] offsets, Py_ssize_t N):
@@ -379,20 +400,19 @@ cdef int _check_shape(str name, const floating[:, ::1] array, Py_ssize_t rows,
 cdef void _forward(
     const floating[:, ::1] X, const Py_ssize_t[::1] offsets,
     const floating[:, ::1] W_ih, const floating[:, ::1] W_hhT, const floating[::1] bias,
-    floating[:, ::1] G, floating[:, ::1] C, floating[:, ::1] Hs, floating[:, ::1] Hm,
+    floating *G,                        # (N, 4H), checked by the caller
+    floating *C,                        # (N, H) if keep_cells, else (B, H); checked
+    floating[:, ::1] Hs, floating[:, ::1] Hm,
     const floating[:, ::1] mask, int n_threads, bint keep_cells,
 ) except *:
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], H = W_hhT.shape[0]
     cdef Py_ssize_t T = offsets.shape[0] - 1, B, rows, k, j
     cdef floating *Hm_p = NULL
     cdef const floating *mask_p = NULL
-    _check_batch(offsets, N)
     B = offsets[1] - offsets[0]
     rows = _block_rows(B)
     _check_shape("W_ih", W_ih, 4 * H, D)
     _check_shape("W_hhT", W_hhT, H, 4 * H)
-    _check_shape("G", G, N, 4 * H)
-    _check_shape("C", C, N if keep_cells else B, H)
     _check_shape("Hs", Hs, N, H)
     if bias.shape[0] != 4 * H:
         raise ValueError(f"bias has {bias.shape[0]} entries, expected {4 * H}")
@@ -413,16 +433,15 @@ cdef void _forward(
                 W_ihT[j * 4 * H + k] = W_ih[k, j]
         # The input projection of all steps: G = X @ W_ih^T.
         for k in prange(n_chunks, schedule="dynamic", num_threads=min(n_threads, n_chunks)):
-            _chunk_product(k, &X[0, 0], N, D, W_ihT, 4 * H, &G[0, 0])
+            _chunk_product(k, &X[0, 0], N, D, W_ihT, 4 * H, G)
         if _column_scheme((B + rows - 1) // rows, H, n_threads):
-            _forward_columns(&offsets[0], T, &W_hhT[0, 0], &bias[0], &G[0, 0], &C[0, 0],
-                             &Hs[0, 0], Hm_p, mask_p, zeros, H, keep_cells, n_threads)
+            _forward_columns(&offsets[0], T, &W_hhT[0, 0], &bias[0], G, C, &Hs[0, 0], Hm_p,
+                             mask_p, zeros, H, keep_cells, n_threads)
         else:
             for k in prange((B + rows - 1) // rows, schedule="dynamic", chunksize=1,
                             num_threads=min(n_threads, (B + rows - 1) // rows)):
-                _forward_rows(k * rows, rows, &offsets[0], T, &W_hhT[0, 0], &bias[0],
-                              &G[0, 0], &C[0, 0], &Hs[0, 0], Hm_p, mask_p, zeros, H,
-                              keep_cells)
+                _forward_rows(k * rows, rows, &offsets[0], T, &W_hhT[0, 0], &bias[0], G, C,
+                              &Hs[0, 0], Hm_p, mask_p, zeros, H, keep_cells)
     free(zeros)
 
 
