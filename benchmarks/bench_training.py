@@ -91,6 +91,7 @@ ONE_SEQUENCE_CALLS = 200
 PREDICT_CHUNK = 1024  # samples per forward pass of the peers' batched predict
 MEMORY_WARMUP_SAMPLES = 4  # fewer than a batch: the baseline holds no full-batch buffers
 SGEMM_SIZE = 2048
+SETTLE_SECONDS = 0.3  # pause after every timed run (see time_interleaved)
 
 
 # Data and flop counts ---------------------------------------------------------------------
@@ -141,13 +142,20 @@ def sgemm_product(n_threads):
 def time_interleaved(functions, repeats, calls=1):
     """Seconds of each run of ``functions`` (name -> callable): ``repeats`` rounds, each
     function once per round in turn, after one warm-up call each; with ``calls`` > 1, one
-    run is the median of that many calls. Returns name -> list of run times, in rounds."""
+    run is the median of that many calls. Returns name -> list of run times, in rounds.
+
+    Each run is followed by a pause of ``SETTLE_SECONDS``: a library's idle threads keep
+    spinning for a while after its work (OpenBLAS's for ~0.1 s), and would otherwise take
+    the cores from the next run (measured: S's epoch ran 2.8x slower right after the sgemm).
+    """
     for function in functions.values():
         function()
+        time.sleep(SETTLE_SECONDS)
     runs = {name: [] for name in functions}
     for _ in range(repeats):
         for name, function in functions.items():
             runs[name].append(statistics.median(_call_times(function, calls)))
+            time.sleep(SETTLE_SECONDS)
     return runs
 
 
