@@ -91,6 +91,7 @@ ONE_SEQUENCE_CALLS = 200
 PREDICT_CHUNK = 1024  # samples per forward pass of the peers' batched predict
 MEMORY_WARMUP_SAMPLES = 4  # fewer than a batch: the baseline holds no full-batch buffers
 SGEMM_SIZE = 2048
+SGEMM_FLOPS = 2 * SGEMM_SIZE**3
 SETTLE_SECONDS = 0.3  # pause after every timed run (see time_interleaved)
 
 
@@ -118,9 +119,6 @@ def epoch_flops(w, X):
         per_step += 6 * 4 * H * (d_in + H)
         d_in = H
     return per_step * sum(map(len, X))
-
-
-SGEMM_FLOPS = 2 * SGEMM_SIZE**3
 
 
 def sgemm_product(n_threads):
