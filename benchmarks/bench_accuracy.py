@@ -11,8 +11,9 @@ fresh at every step, is not used).
 
 Data sets (benchmarks/data/, from the UCR/UEA archives; SOURCES.md): JapaneseVowels
 (variable lengths), GunPoint, ItalyPowerDemand, with their archive's train/test split, and
-the Airline series for forecasting: the last 24 months forecast one at a time, against the
-seasonal-naive forecast. Three seeds each; mean and standard deviation.
+the Airline series for forecasting (``sklstm.datasets.load_airline``): the last 24 months
+forecast one at a time, against the seasonal-naive forecast. Three seeds each; mean and
+standard deviation.
 
 Run from the repository root, after ``pip install . torch==2.13.0``::
 
@@ -38,6 +39,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_se
 
 import sklstm
 from sklstm import LSTMClassifier, LSTMRegressor
+from sklstm.datasets import load_airline
 from sklstm.datasets._ts import read_ts
 from sklstm.preprocessing import SequenceScaler, make_windows
 
@@ -89,7 +91,7 @@ def airline_data():
     year before), the test months' passengers, their seasonal-naive forecast (the same month
     a year before) and what turns a forecast growth back into passengers: the series grows
     beyond anything seen in training, its growth does not."""
-    passengers = np.loadtxt(DATA / "Airline.csv", delimiter=",", skiprows=1, usecols=1)
+    passengers = load_airline().data
     logs = np.log(passengers)
     growth = logs[12:] - logs[:-12]
     mean, std = growth[:-AIRLINE_TEST].mean(), growth[:-AIRLINE_TEST].std()

@@ -259,7 +259,7 @@ class _BaseLSTM(BaseEstimator):
         """
         # An array has no feature names: against a fit without them, there is nothing to
         # check (sklearn's check costs more than predicting one sequence).
-        if not reset and not (isinstance(X, np.ndarray) and not hasattr(self, "feature_names_in_")):
+        if not reset and (hasattr(self, "feature_names_in_") or not isinstance(X, np.ndarray)):
             _check_feature_names(self, X, reset=False)
         seqs = check_sequences(
             X, dtype=np.dtype(self.dtype), n_features=None if reset else self.n_features_in_

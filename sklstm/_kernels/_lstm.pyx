@@ -406,11 +406,12 @@ cdef void _forward(
     const floating[:, ::1] mask, int n_threads, bint keep_cells,
 ) except *:
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], H = W_hhT.shape[0]
-    cdef Py_ssize_t T = offsets.shape[0] - 1, B, rows, k, j
+    cdef Py_ssize_t T = offsets.shape[0] - 1, B, rows, n_blocks, k, j
     cdef floating *Hm_p = NULL
     cdef const floating *mask_p = NULL
     B = offsets[1] - offsets[0]
     rows = _block_rows(B)
+    n_blocks = (B + rows - 1) // rows
     _check_shape("W_ih", W_ih, 4 * H, D)
     _check_shape("W_hhT", W_hhT, H, 4 * H)
     _check_shape("Hs", Hs, N, H)
@@ -434,12 +435,12 @@ cdef void _forward(
         # The input projection of all steps: G = X @ W_ih^T.
         for k in prange(n_chunks, schedule="dynamic", num_threads=min(n_threads, n_chunks)):
             _chunk_product(k, &X[0, 0], N, D, W_ihT, 4 * H, G)
-        if _column_scheme((B + rows - 1) // rows, H, n_threads):
+        if _column_scheme(n_blocks, H, n_threads):
             _forward_columns(&offsets[0], T, &W_hhT[0, 0], &bias[0], G, C, &Hs[0, 0], Hm_p,
                              mask_p, zeros, H, keep_cells, n_threads)
         else:
-            for k in prange((B + rows - 1) // rows, schedule="dynamic", chunksize=1,
-                            num_threads=min(n_threads, (B + rows - 1) // rows)):
+            for k in prange(n_blocks, schedule="dynamic", chunksize=1,
+                            num_threads=min(n_threads, n_blocks)):
                 _forward_rows(k * rows, rows, &offsets[0], T, &W_hhT[0, 0], &bias[0], G, C,
                               &Hs[0, 0], Hm_p, mask_p, zeros, H, keep_cells)
     free(zeros)
@@ -466,7 +467,7 @@ def backward(
 ):
     """Backward pass of one layer through time: gradients of the weights and the inputs."""
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], H = W_hh.shape[1], H4 = 4 * H
-    cdef Py_ssize_t T = offsets.shape[0] - 1, B, rows
+    cdef Py_ssize_t T = offsets.shape[0] - 1, B, rows, n_blocks
     cdef Py_ssize_t n_chunks = (N + CHUNK_ROWS - 1) // CHUNK_ROWS
     cdef bint want_dX = dX is not None
     cdef Py_ssize_t n_jobs = 2 + (n_chunks if want_dX else 0), k
@@ -477,6 +478,7 @@ def backward(
     _check_batch(offsets, N)
     B = offsets[1] - offsets[0]
     rows = _block_rows(B)
+    n_blocks = (B + rows - 1) // rows
     _check_shape("W_ih", W_ih, H4, D)
     _check_shape("W_hh", W_hh, H4, H)
     _check_shape("G", G, N, H4)
@@ -499,12 +501,12 @@ def backward(
     if zeros == NULL:
         raise MemoryError()
     with nogil:
-        if _column_scheme((B + rows - 1) // rows, H, n_threads):
+        if _column_scheme(n_blocks, H, n_threads):
             _backward_columns(&offsets[0], T, &W_hh[0, 0], &G[0, 0], &C[0, 0], &dHs[0, 0],
                               &dC[0, 0], R_p, mask_p, zeros, H, n_threads)
         else:
-            for k in prange((B + rows - 1) // rows, schedule="dynamic", chunksize=1,
-                            num_threads=min(n_threads, (B + rows - 1) // rows)):
+            for k in prange(n_blocks, schedule="dynamic", chunksize=1,
+                            num_threads=min(n_threads, n_blocks)):
                 _backward_rows(k * rows, rows, &offsets[0], T, &W_hh[0, 0], &G[0, 0],
                                &C[0, 0], &dHs[0, 0], &dC[0, 0], R_p, mask_p, zeros, H)
         # One pool of jobs: the weight gradients over all steps at once in two jobs of two
