@@ -14,7 +14,11 @@ from .preprocessing import SequenceScaler
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m sklstm", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m sklstm",
+        description="Train an LSTM classifier on the bundled Japanese Vowels data set and "
+        "report its test accuracy and fit time.",
+    )
     parser.add_argument("--random-state", type=int, default=0, help="seed (default: 0)")
     parser.add_argument("--plot", metavar="FILE.png", help="save the loss curve to this file")
     args = parser.parse_args(argv)
@@ -35,7 +39,8 @@ def main(argv=None):
         f"sklstm {__version__}: Japanese Vowels, {len(X_train)} training and "
         f"{len(X_test)} test sequences of 7-29 steps x 12 features, 9 speakers"
     )
-    print(f"model: {clf!r}, {effective_n_threads()} threads")
+    n_threads = effective_n_threads()
+    print(f"model: {clf!r}, {n_threads} thread{'s' if n_threads > 1 else ''}")
 
     start = time.perf_counter()
     model.fit(X_train, y_train)

@@ -12,6 +12,7 @@ from sklearn.base import (
     RegressorMixin,
     _fit_context,
     is_classifier,
+    is_regressor,
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
@@ -32,19 +33,23 @@ from sklearn.utils.validation import (
 )
 
 from . import _aligned as aligned
-from ._losses import SigmoidCrossEntropy, SoftmaxCrossEntropy, SquaredError
+from . import _scaling as scaling
+from ._losses import (
+    OUTPUT_ACTIVATIONS,
+    SigmoidCrossEntropy,
+    SoftmaxCrossEntropy,
+    SquaredError,
+)
 from ._network import LSTMNetwork, Workspace
-from ._optimizers import make_optimizer
+from ._optimizers import _Optimizer, make_optimizer
 from ._progress import Progress
-from ._sequences import Sequences, check_sequences, pack_batch
+from ._sequences import check_sequences, pack_batch
 from ._threading import effective_n_threads, single_threaded_blas
-from ._training import Checkpoint, History
+from ._training import Checkpoint, History, StoppingRule, underfit
 from .exceptions import DivergenceWarning
 
 # Predictions on at most this many sequences run in one thread.
 SERIAL_PREDICT_SAMPLES = 16
-# learning_rate="adaptive" divides the step size by 5 on a stall, down to this (as MLP).
-MIN_ADAPTIVE_LEARNING_RATE = 1e-6
 
 _PARAMETERS = """\
     hidden_layer_sizes : int or tuple of int, default=(64,)
@@ -111,7 +116,12 @@ _PARAMETERS = """\
         Scale the gradient of each batch down to this global L2 norm when it is larger.
     dtype : {"float32", "float64"}, default="float32"
         Floating point type of the weights and computations; losses are summed and
-        predictions returned in float64."""
+        predictions returned in float64.
+    standardize_X : bool, default=True
+        Standardise each input feature over all samples and steps of the first fit (as
+        ``SequenceScaler`` does) before the network reads it: inputs of any scale then train
+        as well as standardised ones. ``partial_fit`` and ``warm_start`` keep the first
+        fit's statistics; exports fold them into the first layer's weights."""
 
 _ATTRIBUTES = """\
     network_ : LSTMNetwork
@@ -184,6 +194,7 @@ class _BaseLSTM(BaseEstimator):
         "recurrent_dropout": [Interval(Real, 0, 1, closed="left")],
         "clip_norm": [None, Interval(Real, 0, None, closed="neither")],
         "dtype": [StrOptions({"float32", "float64"}), Options(type, {np.float32, np.float64})],
+        "standardize_X": ["boolean"],
     }
 
     def __init__(
@@ -215,6 +226,7 @@ class _BaseLSTM(BaseEstimator):
         recurrent_dropout=0.0,
         clip_norm=None,
         dtype="float32",
+        standardize_X=True,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.solver = solver
@@ -242,11 +254,76 @@ class _BaseLSTM(BaseEstimator):
         self.recurrent_dropout = recurrent_dropout
         self.clip_norm = clip_norm
         self.dtype = dtype
+        self.standardize_X = standardize_X
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         return tags
+
+    def __setstate__(self, state):
+        # Saved before standardize_X existed, a model read its inputs as they were.
+        state = {"standardize_X": False, **state}
+        if "network_" in state:
+            # Saved before the stopping rule of issue 9: its weights were the last epoch's.
+            defaults = {"_input_units": None, "_stall_reference": None}
+            defaults["_kept_epoch"] = len(state.get("loss_curve_", ()))
+            state = {**defaults, **state}
+        super().__setstate__(state)
+        if "network_" in state:  # fitted: a damaged or hand-made file must fail here
+            self._check_fitted_state()
+
+    def _check_fitted_state(self):
+        """Check that the fitted attributes fit together, as training left them: kernels
+        index the optimizer's state as long as the parameter vector."""
+        try:
+            problem = self._fitted_state_problem()
+        except AttributeError as exc:
+            problem = f"it lacks the fitted attribute {exc.name}"
+        if problem is not None:
+            raise ValueError(f"The saved {type(self).__name__} is damaged: {problem}.")
+
+    def _fitted_state_problem(self):
+        """What is wrong with the fitted attributes, or None."""
+        net, optimizer, loss = self.network_, self._optimizer, self._loss
+        problem = None
+        if not isinstance(net, LSTMNetwork):
+            problem = f"network_ is a {type(net).__name__}, not an LSTMNetwork"
+        elif not isinstance(optimizer, _Optimizer):
+            problem = f"its optimizer is a {type(optimizer).__name__}"
+        elif optimizer.n_params != net.params.size or optimizer.dtype != net.dtype:
+            problem = (
+                f"its optimizer's state is for {optimizer.n_params} {optimizer.dtype} "
+                f"parameters, the network has {net.params.size} {net.dtype}"
+            )
+        elif (self.n_features_in_, self.n_outputs_) != (net.n_features, net.n_outputs):
+            problem = (
+                f"n_features_in_={self.n_features_in_!r} and n_outputs_={self.n_outputs_!r} "
+                f"do not match the network's {net.n_features} and {net.n_outputs}"
+            )
+        elif not isinstance(self._random_state, np.random.RandomState):
+            problem = "its random stream is not a RandomState"
+        elif self._input_units is not None and not _are_units(self._input_units, net.n_features):
+            problem = "its input standardisation is not a (shift, scale) per feature"
+        else:
+            problem = self._fitted_targets_problem(net, loss)
+        return problem
+
+    def _output_units(self):
+        """The target standardisation (shift, scale) of the outputs, None for none."""
+        return None
+
+    def _fit_input_units(self, seqs, weights):
+        """The input standardisation of a first fit: each feature's mean and standard
+        deviation over all steps, each step weighing as its sequence; None without."""
+        if not self.standardize_X:
+            return None
+        step_weights = None if weights is None else np.repeat(weights, seqs.lengths)
+        return scaling.standardisation(seqs.data, step_weights)
+
+    def _fit_target_units(self, Y, weights):
+        """The target standardisation of a first fit, None for none."""
+        return None
 
     # --- Validation ------------------------------------------------------------------------
 
@@ -261,15 +338,26 @@ class _BaseLSTM(BaseEstimator):
         # check (sklearn's check costs more than predicting one sequence).
         if not reset and (hasattr(self, "feature_names_in_") or not isinstance(X, np.ndarray)):
             _check_feature_names(self, X, reset=False)
-        seqs = check_sequences(
-            X, dtype=np.dtype(self.dtype), n_features=None if reset else self.n_features_in_
-        )
+        # A fitted model computes in the dtype it was fitted in, whatever set_params says,
+        # until it is refitted.
+        dtype = np.dtype(self.dtype) if reset else self.network_.dtype
+        seqs = check_sequences(X, dtype=dtype, n_features=None if reset else self.n_features_in_)
         return seqs, _get_feature_names(X) if reset else None
+
+    def _check_counts(self):
+        """Refuse booleans where a count is expected: to Python, and so to scikit-learn's
+        parameter checks, True is the integer 1, but as a count it is a mistake."""
+        for name in ("batch_size", "max_iter", "n_iter_no_change"):
+            value = getattr(self, name)
+            if isinstance(value, bool):
+                raise ValueError(f"{name} must be a positive int, got {value!r}.")
 
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
         sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
-        if not sizes or not all(isinstance(h, Integral) and h > 0 for h in sizes):
+        if not sizes or not all(
+            isinstance(h, Integral) and not isinstance(h, bool) and h > 0 for h in sizes
+        ):
             raise ValueError(
                 f"hidden_layer_sizes must be a positive integer or a non-empty sequence of "
                 f"positive integers, got {self.hidden_layer_sizes!r}."
@@ -313,6 +401,7 @@ class _BaseLSTM(BaseEstimator):
     def _fit(self, X, y, sample_weight, *, incremental, classes=None):
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True.")
+        self._check_counts()
         hidden_sizes = self._hidden_sizes()
         continuing = hasattr(self, "network_") and (incremental or self.warm_start)
         seqs, feature_names = self._validate_sequences(X, reset=not continuing)
@@ -321,13 +410,28 @@ class _BaseLSTM(BaseEstimator):
             y, reset=not continuing, classes=classes, incremental=incremental
         )
         weights = self._sample_weights(y, sample_weight, seqs)
+        _check_total_weight(weights)
         if continuing:
             self._check_continuation(hidden_sizes, Y.shape[1])
+        # The standardisations of inputs and targets, fixed by the first fit.
+        if continuing:
+            input_units, target_units = self._input_units, self._output_units()
+        else:
+            input_units = self._fit_input_units(seqs, weights)
+            target_units = self._fit_target_units(Y, weights)
+        seqs = seqs.standardised(input_units)
+        if target_units is not None:
+            Y = (Y - target_units[0]) / target_units[1]
+        encodings = {**target_attributes, "_input_units": input_units}
+        if is_regressor(self):
+            encodings["_target_units"] = target_units
+        self._check_magnitudes(Y, weights, seqs.data.dtype)
 
         # Train copies: only a completed fit changes the estimator.
         if continuing:
             network = copy.deepcopy(self.network_)
             history = History.resume(self, self.early_stopping)
+            rule = StoppingRule.resume(self)
         else:
             network = LSTMNetwork(
                 seqs.n_features,
@@ -337,6 +441,7 @@ class _BaseLSTM(BaseEstimator):
                 self.bidirectional,
             )
             history = History(self.early_stopping)
+            rule = StoppingRule(self)
         # partial_fit draws from one random stream across its calls, so that n calls train
         # as fit does with max_iter=n.
         rng = (
@@ -344,7 +449,7 @@ class _BaseLSTM(BaseEstimator):
             if continuing and incremental
             else check_random_state(self.random_state)
         )
-        scorer = self._scorer(loss, target_attributes)
+        scorer = self._scorer(loss, encodings)
         optimizer = (
             copy.deepcopy(self._optimizer)
             if continuing and incremental
@@ -365,6 +470,7 @@ class _BaseLSTM(BaseEstimator):
                     optimizer,
                     rng,
                     history,
+                    rule,
                     seqs,
                     y,
                     Y,
@@ -383,11 +489,13 @@ class _BaseLSTM(BaseEstimator):
             optimizer,
             rng,
             history,
+            rule,
             loss,
             seqs,
             feature_names,
-            target_attributes,
+            encodings,
             continuing,
+            incremental,
             epochs_before,
         )
         if interrupt is not None:  # keep what was trained, say so, stop anyway
@@ -401,15 +509,17 @@ class _BaseLSTM(BaseEstimator):
         optimizer,
         rng,
         history,
+        rule,
         loss,
         seqs,
         feature_names,
-        target_attributes,
+        encodings,
         continuing,
+        incremental,
         epochs_before,
     ):
         """Make a training's outcome the estimator's fitted state."""
-        for name, value in target_attributes.items():
+        for name, value in encodings.items():
             setattr(self, name, value)
         if not continuing:
             self.n_features_in_ = seqs.n_features
@@ -424,7 +534,9 @@ class _BaseLSTM(BaseEstimator):
         self.out_activation_ = loss.out_activation
         self.n_outputs_ = network.n_outputs
         self.n_iter_ = len(history.loss_curve) - epochs_before
-        history.commit(self)
+        # fit keeps the weights of the best epoch, partial_fit those of its own.
+        history.commit(self, len(history.loss_curve) if incremental else history.best_epoch)
+        rule.commit(self)
 
     def _sample_weights(self, y, sample_weight, seqs):
         """Validated per-sample weights, or None when none were given."""
@@ -434,18 +546,50 @@ class _BaseLSTM(BaseEstimator):
             )
         return sample_weight
 
+    def _check_magnitudes(self, Y, weights, dtype):
+        """Refuse, before training, values that training cannot represent.
+
+        The optimizers square the gradients in the network's dtype, so what scales them
+        must keep them below the square root of its largest number: the targets as the
+        network sees them (a regression gradient grows with y) and alpha over a batch's
+        total weight (the L2 gradient's factor).
+        """
+        limit = float(np.sqrt(np.finfo(dtype).max))
+        largest = float(np.abs(Y).max())
+        if largest >= limit:
+            raise ValueError(
+                f"y holds values as large as {largest:.3g}: training in {dtype} needs them "
+                f"below {limit:.2g} (the optimizer squares gradients that grow with y). "
+                f"Rescale y, e.g. with sklearn.compose.TransformedTargetRegressor"
+                + (", or set dtype='float64'." if dtype == np.float32 else ".")
+            )
+        smallest = 1.0 if weights is None else float(weights[weights > 0].min())
+        if self.alpha / smallest >= limit:
+            by = "" if weights is None else f" / the smallest sample weight {smallest:.3g}"
+            raise ValueError(
+                f"alpha={self.alpha!r} is too large: the L2 gradient's factor, alpha{by}, must "
+                f"stay below {limit:.2g} in {dtype} (the optimizer squares it)."
+            )
+
     def _train(
-        self, network, optimizer, rng, history, seqs, y, Y, weights, loss, scorer, incremental
+        self, network, optimizer, rng, history, rule, seqs, y, Y, weights, loss, scorer, incremental
     ):
-        """Run the epochs on ``network``, BLAS held to one thread.
+        """Run the epochs on ``network``, BLAS held to one thread, as ``rule`` decides.
 
         ``scorer(outputs, y, sample_weight)`` scores the held-out data of early stopping. If
-        training diverges or is interrupted, the network, optimizer and history go back to
-        the end of the last completed epoch.
+        training diverges or is interrupted, the network, optimizer, history and rule go
+        back to the end of the last completed epoch. ``fit`` ends with the weights of the
+        best epoch, ``partial_fit`` with its own.
         """
         validation = None
         if self.early_stopping:
             train, held_out = self._validation_split(y, rng)
+            if weights is not None and not (weights[train].any() and weights[held_out].any()):
+                raise ValueError(
+                    "Early stopping held out a validation set, or left a training set, whose "
+                    "sample weights are all zero. Give more samples a positive weight or "
+                    "change validation_fraction."
+                )
             validation = (
                 _subset(seqs, held_out),
                 y[held_out],
@@ -463,14 +607,17 @@ class _BaseLSTM(BaseEstimator):
         total_weight = n if weights is None else weights.sum()
 
         n_epochs = 1 if incremental else self.max_iter
-        checkpoint = Checkpoint(network, optimizer, history)
+        checkpoint = Checkpoint(network, optimizer, history, rule)
         progress = Progress(self.verbose, n_epochs)
+        stopped = None  # why training stopped before max_iter
         try:
             for _ in range(n_epochs):
                 order = rng.permutation(n) if self.shuffle else np.arange(n)
                 total = 0.0
                 for start in range(0, n, batch_size):
                     idx = order[start : start + batch_size]
+                    if weights is not None and not weights[idx].any():
+                        continue  # it weighs nothing in the loss: no step, not a 0 / 0
                     batch = pack_batch(seqs, idx, ws.X)
                     masks = network.draw_masks(rng, len(idx), self.dropout, self.recurrent_dropout)
                     out = network.forward(batch, ws, n_threads, masks)
@@ -479,7 +626,7 @@ class _BaseLSTM(BaseEstimator):
                     network.backward(batch, ws, d_out, grad_views, n_threads)
                     batch_weight = len(idx) if w is None else w.sum()
                     if self.alpha:
-                        value += network.add_l2(grad_views, self.alpha / max(batch_weight, 1e-12))
+                        value += network.add_l2(grad_views, self.alpha / batch_weight)
                     if not np.isfinite(value) or not np.isfinite(grad).all():
                         raise _Diverged("the loss" if not np.isfinite(value) else "the gradient")
                     if self.clip_norm is not None:
@@ -492,30 +639,14 @@ class _BaseLSTM(BaseEstimator):
                 if validation is not None:
                     z = network.predict(validation[0], n_threads).astype(np.float64)
                     score = scorer(z, *validation[1:])
-                stalled = history.end_epoch(
-                    float(total / total_weight), n, score, network, self.tol
-                )
-                progress.update(history)
-                stop = False
-                if stalled > self.n_iter_no_change:
-                    if (
-                        self.learning_rate == "adaptive"
-                        and optimizer.learning_rate / 5 >= MIN_ADAPTIVE_LEARNING_RATE
-                    ):
-                        optimizer.learning_rate /= 5
-                        history.no_improvement = 0
-                    else:
-                        stop = not incremental
+                history.end_epoch(float(total / total_weight), n, score, network)
+                stopped = rule.end_epoch(history, optimizer)
+                progress.update(history, rule.events)
                 checkpoint.save()
-                if stop:
+                if stopped and not incremental:
                     break
-            else:
-                if not incremental:
-                    warnings.warn(
-                        f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
-                        f"and the optimization hasn't converged yet.",
-                        ConvergenceWarning,
-                    )
+            if not incremental:
+                self._report_end(history, rule, stopped, progress)
         except _Diverged as diverged:
             checkpoint.restore()
             advice = "lower learning_rate_init or set clip_norm"
@@ -534,10 +665,35 @@ class _BaseLSTM(BaseEstimator):
             raise
         finally:
             progress.close()
-            # However training ended, early stopping keeps the best validation score's
-            # weights.
-            if validation is not None and history.best_params is not None:
-                network.params[:] = history.best_params
+            # However fit ended, it keeps the best epoch's weights.
+            if not incremental and history.best_params is not None:
+                np.copyto(network.params, history.best_params)
+
+    def _report_end(self, history, rule, stopped, progress):
+        """Say why training ended and which weights it keeps: in the progress display, and
+        in a ``ConvergenceWarning`` when it stopped on a stall having barely learned, or
+        ran out of epochs while still improving."""
+        epochs, kept = len(history.loss_curve), history.kept_weights()
+        if stopped:
+            summary = f"Training stopped at epoch {epochs}: {stopped}. It keeps {kept}."
+            warn = underfit(history) and history.validation_scores is None
+            if warn:
+                summary += (
+                    f" Its loss is still {history.best_loss / history.loss_curve[0]:.0%} of "
+                    f"the first epoch's: a higher learning_rate_init or more units may help."
+                )
+        else:
+            summary = f"Training ran max_iter={self.max_iter} epochs. It keeps {kept}."
+            warn = rule.no_improvement == 0
+            if warn:
+                summary = (
+                    f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and "
+                    f"the optimization hasn't converged yet: its last epochs still improved. "
+                    f"It keeps {kept}."
+                )
+        progress.summary(summary)
+        if warn:
+            warnings.warn(summary, ConvergenceWarning)
 
     def _validation_split(self, y, rng):
         """Indices of training and held-out samples for early stopping."""
@@ -550,6 +706,13 @@ class _BaseLSTM(BaseEstimator):
                 f"{self.validation_fraction} of {len(y)} samples holds {n_held_out}, and early "
                 f"stopping needs {needed}. Increase validation_fraction or the data set."
             )
+        needed = 1 if stratify is None else len(np.unique(y))
+        if len(y) - n_held_out < needed:
+            raise ValueError(
+                f"The training set is too small: validation_fraction="
+                f"{self.validation_fraction} of {len(y)} samples leaves {len(y) - n_held_out} "
+                f"to train on, and early stopping needs {needed}. Decrease validation_fraction."
+            )
         return train_test_split(
             np.arange(len(y)), test_size=n_held_out, random_state=rng, stratify=stratify
         )
@@ -561,6 +724,7 @@ class _BaseLSTM(BaseEstimator):
         if not hasattr(self, "network_"):  # check_is_fitted alone costs microseconds
             check_is_fitted(self)
         seqs, _ = self._validate_sequences(X, reset=False)
+        seqs = seqs.standardised(self._input_units)
         if seqs.n_samples <= SERIAL_PREDICT_SAMPLES:
             # Too few rows to share among threads; without OpenMP threads, BLAS may have its
             # own, and limiting it would cost more than this prediction.
@@ -571,13 +735,31 @@ class _BaseLSTM(BaseEstimator):
         return z.astype(np.float64)
 
 
+def _check_total_weight(weights):
+    """Weights must leave something to train on, and have a finite total."""
+    if weights is None:
+        return
+    with np.errstate(over="ignore"):  # an overflow is the error reported below
+        total = weights.sum()
+    if total == 0:
+        raise ValueError(
+            "The sample weights (sample_weight, times class_weight for a classifier) are all "
+            "zero: there is nothing to train on."
+        )
+    if not np.isfinite(total):
+        raise ValueError(
+            f"sample_weight sums to {total}, more than float64 holds: divide it by a "
+            f"constant, such as its maximum."
+        )
+
+
 class _Diverged(Exception):
     """Raised inside the epoch loop when a value stops being finite; names the value."""
 
 
 def _subset(seqs, idx):
     """Some of the sequences, without copying their steps."""
-    return Sequences(seqs.data, seqs.starts[idx], seqs.lengths[idx], seqs.equal_lengths)
+    return seqs._replace(starts=seqs.starts[idx], lengths=seqs.lengths[idx])
 
 
 def _clip(grad, clip_norm):
@@ -654,6 +836,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         recurrent_dropout=0.0,
         clip_norm=None,
         dtype="float32",
+        standardize_X=True,
         class_weight=None,
     ):
         super().__init__(
@@ -683,6 +866,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             recurrent_dropout=recurrent_dropout,
             clip_norm=clip_norm,
             dtype=dtype,
+            standardize_X=standardize_X,
         )
         self.class_weight = class_weight
 
@@ -752,6 +936,19 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         check_classification_targets(y)
         if not reset:
             binarizer = self._label_binarizer
+            fitted_multilabel = binarizer.y_type_ == "multilabel-indicator"
+            if multilabel != fitted_multilabel:
+                kinds = ["class labels", "a multilabel indicator matrix"]
+                raise ValueError(
+                    f"y is {kinds[multilabel]}, but the model was fitted on "
+                    f"{kinds[fitted_multilabel]}: to change the kind of target, train anew "
+                    f"(warm_start=False, or fit instead of partial_fit)."
+                )
+            if multilabel and y.shape[1] != len(binarizer.classes_):
+                raise ValueError(
+                    f"y has {y.shape[1]} labels, the model was fitted with "
+                    f"{len(binarizer.classes_)}."
+                )
             if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
                 raise ValueError(
                     f"classes={classes!r} is not the same as on the first call to "
@@ -780,12 +977,47 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             return weights
         if y.ndim > 1:
             raise ValueError("class_weight is not supported for multilabel targets.")
+        if isinstance(self.class_weight, dict):
+            bad = {
+                label: weight
+                for label, weight in self.class_weight.items()
+                if not (isinstance(weight, Real) and np.isfinite(weight) and weight >= 0)
+            }
+            if bad:
+                raise ValueError(
+                    f"class_weight must map labels to finite, non-negative numbers; got {bad}."
+                )
         class_weights = compute_sample_weight(self.class_weight, y)
         return class_weights if weights is None else weights * class_weights
 
+    def _fitted_targets_problem(self, net, loss):
+        """What is wrong with the fitted classes, label encoding and loss, or None."""
+        binarizer, classes = self._label_binarizer, self.classes_
+        n_classes = len(classes) if isinstance(classes, np.ndarray) else -1
+        expected = {  # the loss and the outputs each kind of target trains
+            "binary": (SigmoidCrossEntropy, 1),
+            "multiclass": (SoftmaxCrossEntropy, n_classes),
+            "multilabel-indicator": (SigmoidCrossEntropy, n_classes),
+        }
+        kind = getattr(binarizer, "y_type_", None)
+        if (
+            not isinstance(binarizer, LabelBinarizer)
+            or kind not in expected
+            or not np.array_equal(binarizer.classes_, classes)
+            or (kind == "binary" and n_classes != 2)
+        ):
+            return "its label encoding does not match classes_"
+        loss_type, n_outputs = expected[kind]
+        if type(loss) is not loss_type or net.n_outputs != n_outputs:
+            return (
+                f"{kind} targets train a {loss_type.__name__} on {n_outputs} outputs, not a "
+                f"{type(loss).__name__} on {net.n_outputs}"
+            )
+        return None
+
     @staticmethod
-    def _scorer(loss, target_attributes):
-        binarizer = target_attributes["_label_binarizer"]
+    def _scorer(loss, encodings):
+        binarizer = encodings["_label_binarizer"]
         return lambda z, y, w: accuracy_score(y, _labels(loss, binarizer, z), sample_weight=w)
 
     def predict(self, X):
@@ -851,6 +1083,12 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
 {parameters}
     output_activation : {{"identity", "tanh", "sigmoid"}}, default="identity"
         Activation of the outputs; the squared error is taken after it.
+    standardize_y : bool, default=True
+        Train on y standardised per output (mean 0, standard deviation 1, unweighted, as
+        ``GaussianProcessRegressor`` does) and predict in y's own units: targets of any
+        scale then train as well as standardised ones. Only with the identity output:
+        tanh and sigmoid bound the outputs, so y must already lie in their range.
+        ``partial_fit`` and ``warm_start`` keep the scale of the first fit.
 
     Attributes
     ----------
@@ -872,6 +1110,7 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
     _parameter_constraints = {
         **_BaseLSTM._parameter_constraints,
         "output_activation": [StrOptions({"identity", "tanh", "sigmoid"})],
+        "standardize_y": ["boolean"],
     }
 
     def __init__(
@@ -903,7 +1142,9 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         recurrent_dropout=0.0,
         clip_norm=None,
         dtype="float32",
+        standardize_X=True,
         output_activation="identity",
+        standardize_y=True,
     ):
         super().__init__(
             hidden_layer_sizes,
@@ -932,8 +1173,10 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
             recurrent_dropout=recurrent_dropout,
             clip_norm=clip_norm,
             dtype=dtype,
+            standardize_X=standardize_X,
         )
         self.output_activation = output_activation
+        self.standardize_y = standardize_y
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -989,9 +1232,37 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
             raise ValueError(f"y must be 1-D or 2-D (n_samples, n_outputs); got {y.ndim}-D.")
         return y, y.reshape(len(y), -1), SquaredError(self.output_activation), {}
 
+    def _fit_target_units(self, Y, weights):
+        if self.standardize_y and self.output_activation == "identity":
+            return scaling.standardisation(Y, weights)
+        return None
+
+    def _output_units(self):
+        return self._target_units
+
+    def __setstate__(self, state):
+        # Saved before standardize_y existed, a model trained on y as it was.
+        state = {"standardize_y": False, **state}
+        if "network_" in state:
+            state.setdefault("_target_units", None)
+        super().__setstate__(state)
+
+    def _fitted_targets_problem(self, net, loss):
+        """What is wrong with the fitted loss and target standardisation, or None."""
+        activation = getattr(loss, "out_activation", None)
+        if not isinstance(loss, SquaredError) or not (
+            isinstance(activation, str) and activation in OUTPUT_ACTIVATIONS
+        ):
+            return "its loss is not a squared error after a known output activation"
+        units = self._target_units
+        if units is not None and not _are_units(units, net.n_outputs):
+            return "its target standardisation is not a (shift, scale) per output"
+        return None
+
     @staticmethod
-    def _scorer(loss, target_attributes):
-        return lambda z, y, w: r2_score(y, _values(loss, z), sample_weight=w)
+    def _scorer(loss, encodings):
+        units = encodings["_target_units"]
+        return lambda z, y, w: r2_score(y, _values(loss, z, units), sample_weight=w)
 
     def predict(self, X):
         """Predict targets.
@@ -1008,7 +1279,7 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
             Predictions.
         """
         z = self._forward(X)
-        return _values(self._loss, z)
+        return _values(self._loss, z, self._output_units())
 
 
 def _labels(loss, binarizer, z):
@@ -1016,7 +1287,23 @@ def _labels(loss, binarizer, z):
     return binarizer.inverse_transform(loss.predict(z))
 
 
-def _values(loss, z):
-    """Regression outputs: the output activation of z, 1-D for a single output."""
+def _values(loss, z, units):
+    """Regression outputs: the output activation of z in the target's ``units`` (shift,
+    scale, or None for z's own), 1-D for a single output."""
     y = loss.predict(z)
+    if units is not None:
+        y = y * units[1] + units[0]
     return y.ravel() if y.shape[1] == 1 else y
+
+
+def _are_units(units, n):
+    """Whether ``units`` is a standardisation: finite shifts and positive scales, n each."""
+    return (
+        isinstance(units, tuple)
+        and len(units) == 2
+        and all(
+            isinstance(u, np.ndarray) and u.shape == (n,) and u.dtype == np.float64 for u in units
+        )
+        and np.isfinite(units[0]).all()
+        and (np.isfinite(units[1]) & (units[1] > 0)).all()
+    )

@@ -72,7 +72,7 @@ def _sigmoid_derivative(a):
 
 
 # Output activations of regression: value, and derivative given the value.
-_ACTIVATIONS = {
+OUTPUT_ACTIVATIONS = {
     "identity": (_identity, _identity_derivative),
     "tanh": (np.tanh, _tanh_derivative),
     "sigmoid": (expit, _sigmoid_derivative),
@@ -86,10 +86,10 @@ class SquaredError:
         self.out_activation = out_activation
 
     def predict(self, z):
-        return _ACTIVATIONS[self.out_activation][0](z)
+        return OUTPUT_ACTIVATIONS[self.out_activation][0](z)
 
     def loss_gradient(self, y, z, sample_weight=None):
-        f, df = _ACTIVATIONS[self.out_activation]
+        f, df = OUTPUT_ACTIVATIONS[self.out_activation]
         a = f(z.astype(np.float64))
         residual = a - y
         losses = np.mean(residual * residual, axis=1)

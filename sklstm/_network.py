@@ -14,6 +14,10 @@ The reverse direction runs the same kernels on the batch with every sequence rev
 time: reversed sequences keep their lengths, so they pack into the same offsets, and a row
 permutation (``reverse_rows``) maps one layout onto the other. Each sequence's last step in
 the reversed layout is its first step in time, where the reverse direction ends.
+
+Prediction keeps no history: a long batch runs in windows of steps, each layer carrying
+each sequence's cell state and last hidden state from one window to the next, and only the
+top layer's last hidden states reach the head (memory: ``LSTMNetwork.predict``).
 """
 
 from typing import NamedTuple
@@ -26,8 +30,9 @@ from ._kernels._packing import reverse_rows, scale_rows, take_rows
 from ._sequences import pack_batch
 
 # Prediction runs in chunks of at most this many sequences (measured fastest on M: their
-# buffers stay in cache), and of at most this many bytes in a layer's gate buffer, so that
-# its memory is bounded whatever the number and length of the sequences.
+# buffers stay in cache), and of at most this many bytes in a layer's gate buffer; a longer
+# chunk, a single sequence, in windows of steps of as many bytes. So its memory is bounded
+# whatever the number and length of the sequences (see LSTMNetwork.predict).
 PREDICT_SEQUENCES = 128
 PREDICT_BYTES = 1 << 26
 
@@ -71,8 +76,24 @@ class LSTMNetwork:
         self.n_outputs = n_outputs
         self.dtype = np.dtype(dtype)
         self.n_directions = 2 if bidirectional else 1
-        self.params = aligned.zeros(self._n_params(), self.dtype)
-        self.views = self.unpack(self.params)
+        self._params = aligned.zeros(self._n_params(), self.dtype)
+        self.views = self.unpack(self._params)
+
+    @property
+    def params(self):
+        """The flat parameter vector, whose memory ``views`` share.
+
+        Write into it (``params[:] = values``); it cannot be replaced, which would leave
+        the views, and so prediction, on the old weights.
+        """
+        return self._params
+
+    @params.setter
+    def params(self, value):
+        raise AttributeError(
+            "network_.params cannot be replaced: the views share its memory. Write into it "
+            "instead: network_.params[:] = values."
+        )
 
     def layer_inputs(self):
         """Features per step that each layer reads."""
@@ -112,10 +133,8 @@ class LSTMNetwork:
     def __getstate__(self):
         # Views would be pickled as copies: keep the flat vector only, rebuild them on load.
         # The dtype goes by name, a plain string for skops to trust.
-        state = self.__dict__.copy()
-        del state["views"]
-        state["dtype"] = self.dtype.name
-        return state
+        state = {name: getattr(self, name) for name in self._CONFIG}
+        return {**state, "params": self._params, "dtype": self.dtype.name}
 
     def __setstate__(self, state):
         # A loaded state may come from a damaged or hand-made file: check it before use.
@@ -126,7 +145,7 @@ class LSTMNetwork:
                 state["n_outputs"],
                 state["n_directions"],
             )
-            valid = all(isinstance(v, int) and v > 0 for v in config)
+            valid = all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in config)
             dtype, params = np.dtype(state["dtype"]), state["params"]
             valid = valid and state["n_directions"] <= 2 and dtype.name in ("float32", "float64")
             valid = valid and isinstance(params, np.ndarray) and params.dtype == dtype
@@ -134,11 +153,14 @@ class LSTMNetwork:
             valid = False
         if not valid or set(state) != {*self._CONFIG, "params", "dtype"}:
             raise ValueError("Not the saved state of an LSTMNetwork.")
-        self.__dict__.update(state, dtype=dtype)
+        self.__dict__.update({name: state[name] for name in self._CONFIG}, dtype=dtype)
+        self.hidden_sizes = tuple(self.hidden_sizes)
         if params.ndim != 1 or params.size != self._n_params():
             raise ValueError("The saved parameters do not fit the saved network shape.")
-        self.params = aligned.copy(params)  # unpickled, it starts wherever NumPy put it
-        self.views = self.unpack(self.params)
+        if not np.isfinite(params).all():
+            raise ValueError("The saved parameters are not all finite.")
+        self._params = aligned.copy(params)  # unpickled, it starts wherever NumPy put it
+        self.views = self.unpack(self._params)
 
     def initialize(self, rng):
         """Keras's defaults: Glorot-uniform input and head weights, orthogonal recurrent
@@ -287,7 +309,32 @@ class LSTMNetwork:
         return penalty
 
     def predict(self, seqs, n_threads):
-        """Outputs (logits) for every sequence, in chunks of bounded memory."""
+        """Outputs (logits) for every sequence, in memory bounded whatever the number and
+        the length of the sequences, but for a stacked bidirectional network's.
+
+        Sequences run in chunks (packed batches) of at most ``PREDICT_SEQUENCES``
+        sequences and ``max_rows`` rows, as many as a gate buffer of ``PREDICT_BYTES``
+        holds in the widest layer. A chunk of more rows, a single long sequence, runs in
+        windows of consecutive steps of at most ``max_rows`` rows (one step at least):
+        each direction of each layer carries its state, each sequence's cell state and
+        last hidden state, from one window to the next (``_lstm.forward_predict``), with
+        the hidden states of a single pass over the chunk, bit for bit.
+
+        Unidirectional: each window runs through every layer in turn, and of the top
+        layer's states only each sequence's last is kept. Memory: per layer, one window's
+        gates and hidden states plus the carried state, O(B x H), whatever the length.
+
+        Bidirectional: the reverse direction starts at each sequence's last step, so a
+        layer's output at any step depends on the whole sequence. Each direction of a
+        layer runs over the whole chunk in windows, the reverse one reading its input
+        window through the reversal permutation, and the top layer keeps only each
+        sequence's last states (the reverse direction's is at the first step in time).
+        Memory: the top layer's as above, plus the reversal permutation, one index per
+        row of the chunk. With two layers or more, a layer below the top keeps its whole
+        output, (rows, 2H), the input of the layer above: memory then grows with the
+        length of a sequence as the input itself does, by the input and the output of
+        the layer running, 2H values per step each (H: of the layer below, and its own).
+        """
         out = np.empty((seqs.n_samples, self.n_outputs), dtype=self.dtype)
         longest_first = (
             np.arange(seqs.n_samples)
@@ -295,26 +342,14 @@ class LSTMNetwork:
             else np.argsort(-seqs.lengths, kind="stable")
         )
         max_rows = PREDICT_BYTES // (4 * max(self.hidden_sizes) * self.dtype.itemsize)
+        bidirectional = self.n_directions == 2
+        predict_chunk = _predict_bidirectional if bidirectional else _predict_unidirectional
         for idx in _chunks(longest_first, seqs.lengths[longest_first], max_rows):
             batch = pack_batch(seqs, idx)
-            N = int(batch.offsets[-1])
-            perm = None
-            if self.n_directions == 2:
-                perm = np.empty(N, dtype=np.intp)
-                reverse_rows(batch.offsets, perm)
-            x = batch.X
-            for layer in self.views.layers:
-                states = []
-                for d, cell in enumerate(layer):
-                    H = cell.W_hh.shape[1]
-                    x_in = x if d == 0 else _take(x, perm)
-                    Hs = np.empty((N, H), dtype=self.dtype)
-                    _lstm.forward_predict(
-                        x_in, batch.offsets, cell.W_ih, cell.W_hh.T, cell.bias, Hs, n_threads
-                    )
-                    states.append(Hs)
-                x = _in_time_order(states, perm)
-            out[batch.order] = self._head(states, batch.last_rows)[1]
+            states, last_rows = predict_chunk(
+                self.views.layers, batch, _windows(batch.offsets, max_rows), n_threads
+            )
+            out[batch.order] = self._head(states, last_rows)[1]
         return out
 
 
@@ -332,7 +367,8 @@ def _in_time_order(states, perm, out=None):
 
 
 def _take(x, rows):
-    out = np.empty_like(x)
+    """The rows ``rows`` of ``x``, in a new array."""
+    out = np.empty((rows.shape[0], x.shape[1]), dtype=x.dtype)
     take_rows(x, rows, out)
     return out
 
@@ -349,6 +385,113 @@ def _chunks(order, lengths, max_rows):
         stop = start + max(1, int(np.searchsorted(rows, max_rows, side="right")))
         yield order[start:stop]
         start = stop
+
+
+def _windows(offsets, max_rows):
+    """A packed batch's windows of consecutive steps, ``(t0, t1)`` for steps t0 to t1 - 1,
+    of at most ``max_rows`` rows or else a single step; None for the whole batch."""
+    if offsets[-1] <= max_rows:  # the common case, and the latency path's: nothing to split
+        return None
+    windows, t0, T = [], 0, len(offsets) - 1
+    while t0 < T:
+        t1 = int(np.searchsorted(offsets, offsets[t0] + max_rows, side="right")) - 1
+        windows.append((t0, max(t1, t0 + 1)))
+        t0 = windows[-1][1]
+    return windows
+
+
+class _Carried:
+    """One direction of one layer run window after window over a packed batch: each
+    sequence's cell state and hidden state at its last step run so far (row i for the
+    batch's i-th sequence), carried into the next window."""
+
+    def __init__(self, B, H, dtype):
+        self.c = aligned.empty((B, H), dtype)
+        self.h = aligned.empty((B, H), dtype)
+        self.started = False
+
+    def run(self, cell, x, offsets, n_threads):
+        """Hidden states of the next window: input rows ``x``, steps ``offsets`` from 0."""
+        Hs = _layer_pass(cell, x, offsets, n_threads, self.c, self.h if self.started else None)
+        last = offsets[-2]
+        self.h[: offsets[-1] - last] = Hs[last:]
+        self.started = True
+        return Hs
+
+
+def _layer_pass(cell, x, offsets, n_threads, c=None, h0=None):
+    """Hidden states of one direction of one layer over the packed rows ``x``."""
+    Hs = np.empty((x.shape[0], cell.W_hh.shape[1]), dtype=x.dtype)
+    _lstm.forward_predict(x, offsets, cell.W_ih, cell.W_hh.T, cell.bias, Hs, n_threads, c, h0)
+    return Hs
+
+
+def _window_rows(offsets, t0, t1):
+    """A window's first and end rows, and its steps' offsets from 0."""
+    r0 = offsets[t0]
+    return r0, offsets[t1], offsets[t0 : t1 + 1] - r0
+
+
+def _keep_last(Hs, batch, t0, t1, last):
+    """Into ``last`` (B, H), the hidden states at the last step of the sequences that end
+    in steps t0 to t1 - 1, from that window's states ``Hs``: the i-th for i from B_t1 to
+    B_t0, the sequences being sorted longest first."""
+    offsets, T = batch.offsets, len(batch.offsets) - 1
+    ending = slice(offsets[t1 + 1] - offsets[t1] if t1 < T else 0, offsets[t0 + 1] - offsets[t0])
+    last[ending] = Hs[batch.last_rows[ending] - offsets[t0]]
+
+
+def _predict_unidirectional(layers, batch, windows, n_threads):
+    """The top layer's hidden states over a chunk, and which rows of them are each
+    sequence's last (``LSTMNetwork.predict``)."""
+    if windows is None:
+        x = batch.X
+        for (cell,) in layers:
+            x = _layer_pass(cell, x, batch.offsets, n_threads)
+        return [x], batch.last_rows
+    B, dtype = len(batch.order), batch.X.dtype
+    carried = [_Carried(B, cell.W_hh.shape[1], dtype) for (cell,) in layers]
+    last = np.empty((B, layers[-1][0].W_hh.shape[1]), dtype=dtype)
+    for t0, t1 in windows:
+        r0, r1, offsets = _window_rows(batch.offsets, t0, t1)
+        x = batch.X[r0:r1]
+        for (cell,), state in zip(layers, carried, strict=True):
+            x = state.run(cell, x, offsets, n_threads)  # the next layer's window input
+        _keep_last(x, batch, t0, t1, last)
+    return [last], slice(None)
+
+
+def _predict_bidirectional(layers, batch, windows, n_threads):
+    """``_predict_unidirectional`` for a bidirectional network: the top layer's states of
+    each direction, the reverse one's in the reversed layout."""
+    N, B, dtype = batch.offsets[-1], len(batch.order), batch.X.dtype
+    perm = np.empty(N, dtype=np.intp)
+    reverse_rows(batch.offsets, perm)
+    x = batch.X
+    for k, layer in enumerate(layers):
+        top = k == len(layers) - 1
+        if windows is None:
+            states = [_layer_pass(layer[0], x, batch.offsets, n_threads)]
+            states.append(_layer_pass(layer[1], _take(x, perm), batch.offsets, n_threads))
+            if top:
+                return states, batch.last_rows
+            x = _in_time_order(states, perm)
+            continue
+        H = layer[0].W_hh.shape[1]
+        # The top layer's last states, or this layer's output: the next one's input.
+        out = [np.empty((B, H), dtype=dtype) for _ in layer] if top else np.empty((N, 2 * H), dtype)
+        for d, cell in enumerate(layer):
+            state = _Carried(B, H, dtype)
+            for t0, t1 in windows:
+                r0, r1, offsets = _window_rows(batch.offsets, t0, t1)
+                rows = slice(r0, r1) if d == 0 else perm[r0:r1]  # this layout's rows of x
+                Hs = state.run(cell, x[rows] if d == 0 else _take(x, rows), offsets, n_threads)
+                if top:
+                    _keep_last(Hs, batch, t0, t1, out[d])
+                else:
+                    out[rows, d * H : (d + 1) * H] = Hs  # back in time order
+        x = out
+    return out, slice(None)
 
 
 class _CellBuffers:

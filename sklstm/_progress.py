@@ -19,13 +19,17 @@ class Progress:
             self.bar = tqdm(total=n_epochs, desc="sklstm", unit="epoch", leave=False)
         self.in_place = self.verbose and self.bar is None and sys.stderr.isatty()
 
-    def update(self, history):
+    def update(self, history, events=()):
+        """Show the epoch ``history`` just recorded; ``events``: what the stopping rule
+        did so far, in words (the latest is shown)."""
         if not self.verbose:
             return
         self.done += 1
         stats = {"loss": f"{history.loss_curve[-1]:.6g}"}
         if history.validation_scores is not None:
             stats["validation score"] = f"{history.validation_scores[-1]:.4f}"
+        if events:
+            stats["last change"] = events[-1]
         if self.bar is not None:
             self.bar.set_postfix(stats, refresh=False)
             self.bar.update()
@@ -39,8 +43,16 @@ class Progress:
         else:
             print(f"Epoch {len(history.loss_curve)}, {text}")
 
+    def summary(self, text):
+        """Say how training ended, after the bar."""
+        if self.verbose:
+            self.close()
+            print(text)
+
     def close(self):
+        """End the bar's line; again, nothing."""
         if self.bar is not None:
             self.bar.close()
         elif self.in_place and self.done:
             sys.stderr.write("\n")
+        self.bar, self.in_place = None, False

@@ -10,6 +10,7 @@ Accepted inputs:
 from typing import NamedTuple
 
 import numpy as np
+from scipy.sparse import issparse
 from sklearn.utils import check_array
 
 from ._kernels._packing import pack
@@ -22,6 +23,16 @@ class Sequences(NamedTuple):
     starts: np.ndarray  # (n_samples,) first row of each sequence in data
     lengths: np.ndarray  # (n_samples,)
     equal_lengths: bool  # known from the input's type: arrays yes, ragged lists no
+    # (shift, scale) per feature in data's dtype, applied as batches are packed (so that
+    # memory stays a batch's), or None: the network reads (data - shift) / scale.
+    units: tuple = None
+
+    def standardised(self, units):
+        """These sequences, read through the standardisation ``units`` (float64 (shift,
+        scale), or None for none)."""
+        if units is None:
+            return self
+        return self._replace(units=tuple(u.astype(self.data.dtype) for u in units))
 
     @property
     def n_samples(self):
@@ -48,7 +59,7 @@ def check_sequences(X, *, dtype, n_features=None):
     with.
     """
     if isinstance(X, (list, tuple)):
-        arrays = [np.asarray(x) for x in X]
+        arrays = [_sequence(x, i) for i, x in enumerate(X)]
         if not arrays:
             raise ValueError("X is empty: expected at least one sequence.")
         if len({a.shape for a in arrays}) > 1:
@@ -65,8 +76,23 @@ def check_sequences(X, *, dtype, n_features=None):
     return seqs
 
 
+def _sequence(x, i):
+    """One sequence of a list, as an array."""
+    if issparse(x):
+        raise TypeError(
+            f"Sequence {i} of X is a sparse {type(x).__name__}; sequences must be dense "
+            f"arrays: use .toarray()."
+        )
+    return np.asarray(x)
+
+
 def _numbers(a, dtype, name):
     """``a`` as ``dtype``; a clear error when it holds strings or objects, not numbers."""
+    if a.dtype.kind in "mM":  # NumPy would read them as counts of their unit
+        raise TypeError(
+            f"{name} holds {a.dtype} values, dates or durations, not numbers: convert them "
+            f"to numbers (e.g. elapsed seconds) first."
+        )
     try:
         return a.astype(dtype)
     except (TypeError, ValueError) as exc:
@@ -82,7 +108,12 @@ def _numbers(a, dtype, name):
 
 
 def _regular(X, dtype):
-    if isinstance(X, np.ndarray) and X.dtype.kind in "OSU":
+    if isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1:
+        raise ValueError(
+            "X is a 1-D object array, such as NumPy makes of sequences of different "
+            "lengths: pass them as a list of arrays, list(X)."
+        )
+    if isinstance(X, np.ndarray) and X.dtype.kind in "OSUmM":
         X = _numbers(X, dtype, "X")
     if isinstance(X, np.ndarray) and X.dtype.kind in "biuf" and X.ndim in (2, 3) and X.size:
         # The common case, without check_array's generality: that costs tens of
@@ -134,7 +165,7 @@ def _ragged(arrays, dtype):
             )
         if a.shape[0] == 0:
             raise ValueError(f"Sequence {i} of X is empty: it has no time steps.")
-        if a.dtype.kind in "OSU":
+        if a.dtype.kind in "OSUmM":
             a = _numbers(a, dtype, f"Sequence {i} of X")
         elif a.dtype.kind not in "biuf":  # complex, or dates: check_array's messages
             a = check_array(a.reshape(len(a), -1), dtype=dtype, input_name=f"Sequence {i} of X")
@@ -164,13 +195,16 @@ def pack_batch(seqs, idx, buffer=None):
     or into a new array without one.
 
     A single sequence is its own packed batch: its rows are returned as they are, a view
-    (one-sequence prediction is latency-bound).
+    (one-sequence prediction is latency-bound), or standardised in a new array.
     """
     B = len(idx)
     if B == 1:
         start, T = int(seqs.starts[idx[0]]), int(seqs.lengths[idx[0]])
         offsets = np.arange(T + 1, dtype=np.intp)
-        return Batch(seqs.data[start : start + T], offsets, idx, offsets[T - 1 : T])
+        X = seqs.data[start : start + T]
+        if seqs.units is not None:
+            X = (X - seqs.units[0]) / seqs.units[1]
+        return Batch(X, offsets, idx, offsets[T - 1 : T])
     if seqs.equal_lengths:
         T = int(seqs.lengths[0])
         order = idx
@@ -190,4 +224,7 @@ def pack_batch(seqs, idx, buffer=None):
         buffer = np.empty((offsets[-1], seqs.n_features), dtype=seqs.data.dtype)
     X = buffer[: offsets[-1]]
     pack(seqs.data, seqs.starts, order, offsets, X)
+    if seqs.units is not None:
+        X -= seqs.units[0]
+        X /= seqs.units[1]
     return Batch(X, offsets, order, last_rows)

@@ -3,6 +3,8 @@
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from . import _scaling as scaling
+
 __all__ = ["to_torch", "load_torch"]
 
 
@@ -73,16 +75,19 @@ def to_torch(est):
         )
         slots = [(module, 0) for module in lstm]
     head = torch.nn.Linear(net.n_directions * sizes[-1], net.n_outputs, dtype=dtype)
+    # The modules read raw inputs and give outputs in y's units: standardisations folded in.
+    layer_0, head_W, head_b = scaling.fold(net.views, est._input_units, est._output_units())
     with torch.no_grad():
-        for (module, k), layer in zip(slots, net.views.layers, strict=True):
-            for suffix, cell in zip(_SUFFIXES, layer, strict=False):
+        for i, ((module, k), layer) in enumerate(zip(slots, net.views.layers, strict=True)):
+            for d, (suffix, cell) in enumerate(zip(_SUFFIXES, layer, strict=False)):
                 name = f"l{k}{suffix}"
-                getattr(module, f"weight_ih_{name}").copy_(torch.from_numpy(cell.W_ih))
+                W_ih, bias = layer_0[d] if i == 0 else (cell.W_ih, cell.bias)
+                getattr(module, f"weight_ih_{name}").copy_(torch.from_numpy(W_ih))
                 getattr(module, f"weight_hh_{name}").copy_(torch.from_numpy(cell.W_hh))
-                getattr(module, f"bias_ih_{name}").copy_(torch.from_numpy(cell.bias))
+                getattr(module, f"bias_ih_{name}").copy_(torch.from_numpy(bias))
                 getattr(module, f"bias_hh_{name}").zero_()
-        head.weight.copy_(torch.from_numpy(net.views.head_W))
-        head.bias.copy_(torch.from_numpy(net.views.head_b))
+        head.weight.copy_(torch.from_numpy(head_W.astype(net.dtype)))
+        head.bias.copy_(torch.from_numpy(head_b.astype(net.dtype)))
     return lstm, head
 
 
@@ -114,9 +119,9 @@ def load_torch(est, lstm, head):
     >>> X = np.random.RandomState(0).normal(size=(20, 5, 2)).astype(np.float32)
     >>> reg = LSTMRegressor(4, max_iter=1, random_state=0).fit(X, X[:, -1, 0])
     >>> lstm, head = to_torch(reg)
-    >>> with torch.no_grad():
-    ...     _ = head.bias.fill_(1.5)  # train or edit in PyTorch, then bring the weights back
-    >>> float(load_torch(reg, lstm, head).network_.views.head_b[0])
+    >>> with torch.no_grad():  # train or edit in PyTorch, then bring the weights back
+    ...     _ = head.weight.zero_(), head.bias.fill_(1.5)
+    >>> round(float(load_torch(reg, lstm, head).predict(X[:1])[0]), 4)
     1.5
     """
     check_is_fitted(est)
@@ -153,6 +158,7 @@ def load_torch(est, lstm, head):
             _assign(cell.bias, bias, f"bias_{name}")
     _assign(views.head_W, array(head.weight), "head.weight")
     _assign(views.head_b, array(head.bias), "head.bias")
+    scaling.unfold(views, est._input_units, est._output_units())
     net.params[:] = params  # all shapes checked: replace the weights at once
     return est
 
@@ -160,4 +166,6 @@ def load_torch(est, lstm, head):
 def _assign(target, value, name):
     if target.shape != value.shape:
         raise ValueError(f"{name} has shape {value.shape}; the estimator needs {target.shape}.")
+    if not np.isfinite(value).all():  # e.g. a training in torch that diverged
+        raise ValueError(f"{name} holds values that are not finite (NaN or infinity).")
     target[:] = value

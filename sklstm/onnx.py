@@ -4,6 +4,8 @@ import numpy as np
 from sklearn.base import is_regressor
 from sklearn.utils.validation import check_is_fitted
 
+from . import _scaling as scaling
+
 __all__ = ["to_onnx"]
 
 OPSET = 17
@@ -24,6 +26,8 @@ def to_onnx(est, *, variable_lengths=False):
     variable_lengths : bool, default=False
         Add an int64 input ``lengths`` (N,): each sequence's true length in the padded X,
         which ONNX's LSTM honours (a reverse direction starts at each sequence's own end).
+        Each must be from 1 to T: onnxruntime refuses others, with an error that quotes
+        this rule.
 
     Returns
     -------
@@ -57,16 +61,25 @@ def to_onnx(est, *, variable_lengths=False):
     lengths = ""
     if variable_lengths:
         graph.input("lengths", TensorProto.INT64, ["N"])
-        lengths = graph.node("Cast", ["lengths"], to=TensorProto.INT32)
+        # ONNX's LSTM takes a length of 0 for an empty sequence, whose output is the initial
+        # state; a sequence has at least one step, so 0 becomes a length that onnxruntime
+        # refuses, as it refuses lengths beyond T, naming the node below.
+        positive = graph.node("Greater", ["lengths", graph.constant(np.array(0), np.int64)])
+        lengths = graph.node("Where", [positive, "lengths", graph.constant(np.array(-1), np.int64)])
+        lengths = graph.node("Cast", [lengths], to=TensorProto.INT32)
     x = graph.node("Transpose", ["X"], perm=[1, 0, 2])  # ONNX's LSTM: time first
     direction = "bidirectional" if net.n_directions == 2 else "forward"
+    # The graph reads raw inputs and gives outputs in y's units: standardisations folded in.
+    layer_0, head_W, head_b = scaling.fold(net.views, est._input_units, est._output_units())
     for k, layer in enumerate(net.views.layers):
         H = layer[0].W_hh.shape[1]
+        inputs_and_biases = layer_0 if k == 0 else [(cell.W_ih, cell.bias) for cell in layer]
         weights = [
-            np.stack([_reorder(getattr(cell, name)) for cell in layer]) for name in ("W_ih", "W_hh")
+            np.stack([_reorder(W_ih) for W_ih, _ in inputs_and_biases]),
+            np.stack([_reorder(cell.W_hh) for cell in layer]),
         ]
         biases = np.stack(
-            [np.concatenate([_reorder(cell.bias), np.zeros(4 * H)]) for cell in layer]
+            [np.concatenate([_reorder(bias), np.zeros(4 * H)]) for _, bias in inputs_and_biases]
         )
         inputs = [
             x,
@@ -74,7 +87,16 @@ def to_onnx(est, *, variable_lengths=False):
             graph.constant(weights[1]),
             graph.constant(biases),
         ] + ([lengths] if lengths else [])
-        y, y_h = graph.node("LSTM", inputs, outputs=2, hidden_size=H, direction=direction)
+        y, y_h = graph.node(
+            "LSTM",
+            inputs,
+            outputs=2,
+            label=f"sklstm LSTM layer {k}: every entry of lengths must be from 1 to T"
+            if lengths
+            else None,
+            hidden_size=H,
+            direction=direction,
+        )
         # Y is (T, directions, N, H): the next layer reads (T, N, directions * H).
         if k < len(net.views.layers) - 1:
             y = graph.node("Transpose", [y], perm=[0, 2, 1, 3])
@@ -82,9 +104,7 @@ def to_onnx(est, *, variable_lengths=False):
     # Each direction's final state, side by side: (N, directions * H).
     h = graph.node("Transpose", [y_h], perm=[1, 0, 2])
     h = graph.node("Reshape", [h, graph.constant(np.array([0, -1]), np.int64)])
-    z = graph.node(
-        "Gemm", [h, graph.constant(net.views.head_W), graph.constant(net.views.head_b)], transB=1
-    )
+    z = graph.node("Gemm", [h, graph.constant(head_W), graph.constant(head_b)], transB=1)
     _outputs(est, graph, z, TensorProto)
     model = helper.make_model(
         helper.make_graph(
@@ -150,9 +170,11 @@ class _Graph:
         self.initializers.append(self.numpy_helper.from_array(array, name))
         return name
 
-    def node(self, op, inputs, *, outputs=1, name=None, **attributes):
+    def node(self, op, inputs, *, outputs=1, name=None, label=None, **attributes):
+        """Add a node; ``name`` names its output, ``label`` the node (runtimes' errors
+        quote it)."""
         names = [name] if name else [self._name(op.lower()) + f"_{i}" for i in range(outputs)]
-        self.nodes.append(self.helper.make_node(op, inputs, names, **attributes))
+        self.nodes.append(self.helper.make_node(op, inputs, names, name=label, **attributes))
         return names[0] if outputs == 1 else names
 
     def input(self, name, elem, shape):

@@ -1,13 +1,16 @@
-"""Preprocessing for sequences: standardisation and forecasting windows."""
+"""Preprocessing for sequences: standardisation, downsampling and forecasting windows."""
+
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ._sequences import check_sequences
 
-__all__ = ["SequenceScaler", "make_windows"]
+__all__ = ["PiecewiseAggregate", "SequenceScaler", "make_windows"]
 
 
 class SequenceScaler(TransformerMixin, BaseEstimator):
@@ -104,12 +107,107 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
     def _apply(self, X, function):
         check_is_fitted(self)
         seqs = check_sequences(X, dtype=np.float64, n_features=self.n_features_in_)
-        data = function(seqs.data)
-        if not seqs.equal_lengths:  # a ragged list: each sequence in its own shape
-            steps = np.split(data, seqs.starts[1:])
-            return [d.reshape(np.shape(x)) for d, x in zip(steps, X, strict=True)]
-        univariate = np.asarray(X).ndim == 2
-        return data.reshape((seqs.n_samples, -1) + (() if univariate else (data.shape[1],)))
+        return _in_format_of(X, seqs, function(seqs.data), seqs.lengths)
+
+
+class PiecewiseAggregate(TransformerMixin, BaseEstimator):
+    """Downsample sequences: each run of ``window`` steps becomes its mean.
+
+    Piecewise aggregate approximation (Keogh et al., 2001), per sequence: a sequence of T
+    steps becomes ceil(T / window) steps, the last one the mean of the steps left over.
+    Long sequences are where LSTMs struggle (README: "Long sequences"); fewer, smoother
+    steps make them shorter to learn and faster to train. Stateless: ``fit`` checks X
+    only. Output has the format of the input (3-D, 2-D univariate or a list), in float64.
+
+    Parameters
+    ----------
+    window : int, default=4
+        Steps averaged into one.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Features per time step seen in fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklstm.preprocessing import PiecewiseAggregate
+    >>> PiecewiseAggregate(window=2).fit_transform([np.array([1.0, 3.0, 5.0]), np.array([2.0])])
+    [array([2., 5.]), array([2.])]
+    """
+
+    _parameter_constraints: dict = {"window": [Interval(Integral, 1, None, closed="left")]}
+
+    def __init__(self, window=4):
+        self.window = window
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.requires_fit = False
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Check X.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps), \
+                or list of arrays of shape (n_timesteps_i, n_features)
+            Sequences.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The transformer.
+        """
+        if isinstance(self.window, bool):
+            raise ValueError(f"window must be a positive int, got {self.window!r}.")
+        self.n_features_in_ = check_sequences(X, dtype=np.float64).n_features
+        return self
+
+    def transform(self, X):
+        """Average each run of ``window`` steps of each sequence.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_timesteps, n_features) or (n_samples, n_timesteps), \
+                or list of arrays of shape (n_timesteps_i, n_features)
+            Sequences.
+
+        Returns
+        -------
+        X_short : array or list of arrays
+            Sequences of ceil(n_timesteps_i / window) steps, in X's format.
+        """
+        check_is_fitted(self)
+        seqs = check_sequences(X, dtype=np.float64, n_features=self.n_features_in_)
+        w = self.window
+        n_segments = -(-seqs.lengths // w)
+        sequence = np.repeat(np.arange(seqs.n_samples), n_segments)
+        # Each segment's position in its sequence, and its first row in the data (the
+        # sequences lie one after another, so a segment's sum runs to the next's start).
+        position = np.arange(n_segments.sum()) - np.repeat(
+            np.cumsum(n_segments) - n_segments, n_segments
+        )
+        sums = np.add.reduceat(seqs.data, seqs.starts[sequence] + position * w, axis=0)
+        counts = np.minimum(w, seqs.lengths[sequence] - position * w)
+        return _in_format_of(X, seqs, sums / counts[:, None], n_segments)
+
+
+def _in_format_of(X, seqs, data, lengths):
+    """``data``, rows of sequences of ``lengths`` one after another, in the format of the
+    input X that ``seqs`` was read from: a 3-D or a 2-D array, or a list (of 1-D arrays
+    where X had them)."""
+    if not seqs.equal_lengths:  # a ragged list: each sequence in its own number of dims
+        steps = np.split(data, np.cumsum(lengths)[:-1])
+        return [d.ravel() if np.ndim(x) == 1 else d for d, x in zip(steps, X, strict=True)]
+    univariate = np.asarray(X).ndim == 2
+    return data.reshape((seqs.n_samples, -1) + (() if univariate else (data.shape[1],)))
 
 
 def make_windows(series, window, horizon=1):

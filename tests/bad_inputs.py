@@ -17,6 +17,7 @@ RNG = np.random.default_rng(0)
 X = RNG.normal(size=(12, 5, 2))
 Y_CLASS = np.arange(12) % 3
 Y_REG = RNG.normal(size=12)
+MULTILABEL = np.column_stack([Y_CLASS % 2, Y_CLASS < 2])
 
 
 def with_value(array, index, value):
@@ -34,6 +35,7 @@ class Case:
     estimator: str = "classifier"  # or "regressor"
     params: dict = None  # set after the first fit, before the call
     fitted_first: bool = True  # whether the call is made on a fitted estimator
+    y_first: np.ndarray = None  # the first fit's targets, when not the default ones
 
     def prepare(self):
         """The estimator the call is made on: fitted on good data first, unless the case is
@@ -41,12 +43,15 @@ class Case:
         cls = LSTMClassifier if self.estimator == "classifier" else LSTMRegressor
         est = cls(hidden_layer_sizes=3, max_iter=2, random_state=0)
         if self.fitted_first:
-            est.fit(X, Y_CLASS if self.estimator == "classifier" else Y_REG)
+            y = Y_CLASS if self.estimator == "classifier" else Y_REG
+            est.fit(X, y if self.y_first is None else self.y_first)
         return est.set_params(**(self.params or {}))
 
 
 def data_cases():
     ragged = [RNG.normal(size=(n, 2)) for n in (4, 2, 6)]
+    ragged_objects = np.empty(3, dtype=object)
+    ragged_objects[:] = ragged
     return [
         Case("NaN in X", "fit", (with_value(X, (3, 1, 0), np.nan), Y_CLASS), ValueError),
         Case("inf in X", "fit", (with_value(X, (0, 0, 1), np.inf), Y_CLASS), ValueError),
@@ -142,6 +147,87 @@ def data_cases():
             params={"class_weight": "balanced"},
         ),
         Case("predict before fit", "predict", (X,), NotFittedError, fitted_first=False),
+        Case("dates in X", "fit", (np.zeros((12, 5), "datetime64[s]"), Y_CLASS), TypeError),
+        Case(
+            "durations in a ragged sequence",
+            "fit",
+            ([*ragged[:2], np.zeros((6, 2), "timedelta64[ms]")], [0, 1, 0]),
+            TypeError,
+        ),
+        Case(
+            "sparse matrices in a list",
+            "fit",
+            ([scipy.sparse.csr_matrix(x) for x in X], Y_CLASS),
+            TypeError,
+        ),
+        Case("object array of ragged sequences", "fit", (ragged_objects, [0, 1, 0]), ValueError),
+        Case(
+            "NaN in class_weight",
+            "fit",
+            (X, Y_CLASS),
+            ValueError,
+            params={"class_weight": {0: np.nan, 1: 1.0, 2: 1.0}},
+        ),
+        Case(
+            "negative class_weight",
+            "fit",
+            (X, Y_CLASS),
+            ValueError,
+            params={"class_weight": {0: -1.0, 1: 1.0, 2: 1.0}},
+        ),
+        Case(
+            "class_weight all zero",
+            "fit",
+            (X, Y_CLASS),
+            ValueError,
+            params={"class_weight": {0: 0, 1: 0, 2: 0}},
+        ),
+        Case("sample_weight all zero", "fit", (X, Y_CLASS, np.zeros(12)), ValueError),
+        Case(
+            "sample_weight summing to infinity",
+            "fit",
+            (X, Y_CLASS, np.full(12, 1e308)),
+            ValueError,
+        ),
+        Case(
+            "y beyond float32's range, unstandardised",
+            "fit",
+            (X, Y_REG * 1e100),
+            ValueError,
+            "regressor",
+            params={"standardize_y": False},
+        ),
+        Case("alpha=1e300", "fit", (X, Y_CLASS), ValueError, params={"alpha": 1e300}),
+        Case("batch_size=True", "fit", (X, Y_CLASS), ValueError, params={"batch_size": True}),
+        Case(
+            "validation_fraction leaving no training samples",
+            "fit",
+            (X, Y_CLASS),
+            ValueError,
+            params={"early_stopping": True, "validation_fraction": 0.999},
+        ),
+        Case(
+            "another number of labels at partial_fit",
+            "partial_fit",
+            (X, MULTILABEL[:, [0, 1, 0]]),
+            ValueError,
+            y_first=MULTILABEL,
+        ),
+        Case(
+            "warm_start from class labels to multilabel y",
+            "fit",
+            (X, MULTILABEL),
+            ValueError,
+            params={"warm_start": True},
+        ),
+        Case(
+            "warm_start from multilabel y to class labels",
+            "fit",
+            (X, Y_CLASS % 2),
+            ValueError,
+            params={"warm_start": True},
+            y_first=MULTILABEL,
+        ),
     ]
 
 
@@ -175,13 +261,15 @@ INVALID_PARAMETERS = {
     "dtype": "float16",
     "class_weight": "auto",
     "output_activation": "relu",
+    "standardize_X": "yes",
+    "standardize_y": 1,
 }
 
 
 def parameter_cases():
     cases = []
     for name, value in INVALID_PARAMETERS.items():
-        estimator = "regressor" if name == "output_activation" else "classifier"
+        estimator = "regressor" if name in ("output_activation", "standardize_y") else "classifier"
         y = Y_REG if estimator == "regressor" else Y_CLASS
         cases.append(Case(f"{name}={value!r}", "fit", (X, y), ValueError, estimator, {name: value}))
     return cases

@@ -35,3 +35,8 @@ def test_airline():
     assert (airline.months[0], airline.months[-1]) == ("1949-01", "1960-12")
     assert airline.data[[0, -1]].tolist() == [112.0, 432.0]
     assert "Box" in airline.DESCR
+    X, y = load_airline(return_X_y=True)  # twelve months, then the next one
+    assert X.shape == (132, 12) and y.shape == (132,)
+    np.testing.assert_array_equal(X[0], airline.data[:12])
+    assert y[-1] == airline.data[-1]
+    assert load_airline(return_X_y=True, window=24)[0].shape == (120, 24)

@@ -250,11 +250,19 @@ def test_random_state_gives_identical_fits_and_threads_do_not_matter(vowels):
     assert not np.array_equal(default, other_seed)
 
 
-def test_unshuffled_training_ignores_sample_order_only_through_init(rng):
+def test_unshuffled_training_visits_the_batches_in_the_given_order(rng):
+    # One unshuffled epoch in batches of 20 is the same three steps as partial_fit on the
+    # three slices in turn; shuffled, it is not.
     X, y = small_problem(rng)
-    a = LSTMRegressor(4, shuffle=False, max_iter=2, random_state=0).fit(X, y)
-    b = LSTMRegressor(4, shuffle=False, max_iter=2, random_state=0).fit(X, y)
-    np.testing.assert_array_equal(a.network_.params, b.network_.params)
+    params = dict(hidden_layer_sizes=4, batch_size=20, max_iter=1, random_state=0)
+    params.update(standardize_X=False, standardize_y=False)  # fixed by the first call
+    stepped = LSTMRegressor(shuffle=False, **params)
+    for start in range(0, 60, 20):
+        stepped.partial_fit(X[start : start + 20], y[start : start + 20])
+    unshuffled = LSTMRegressor(shuffle=False, **params).fit(X, y)
+    shuffled = LSTMRegressor(shuffle=True, **params).fit(X, y)
+    np.testing.assert_array_equal(unshuffled.network_.params, stepped.network_.params)
+    assert not np.array_equal(shuffled.network_.params, stepped.network_.params)
 
 
 def test_float32_and_float64_agree_after_short_training(rng):
@@ -356,6 +364,26 @@ def test_failed_fit_keeps_previous_model(rng):
     with pytest.raises(ValueError):
         reg.fit(np.full_like(X, np.nan), y)
     np.testing.assert_array_equal(reg.predict(X), before)
+
+
+def test_a_fitted_model_predicts_in_its_own_dtype_until_refitted(rng):
+    X, y = small_problem(rng, n=20)
+    reg = LSTMRegressor(4, max_iter=1, random_state=0).fit(X, y)
+    before = reg.predict(X)
+    reg.set_params(dtype="float64")
+    np.testing.assert_array_equal(reg.predict(X), before)
+    assert reg.fit(X, y).network_.dtype == np.float64
+
+
+def test_the_parameter_vector_cannot_be_detached_from_its_views(rng):
+    X, y = small_problem(rng, n=20)
+    reg = LSTMRegressor(4, max_iter=1, random_state=0, standardize_y=False).fit(X, y)
+    net = reg.network_
+    with pytest.raises(AttributeError, match=r"network_.params\[:\] = values"):
+        net.params = np.zeros_like(net.params)
+    net.params[:] = 0  # written in place, it is what predicts and what is pickled
+    np.testing.assert_array_equal(reg.predict(X), np.zeros(20))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X), np.zeros(20))
 
 
 def test_clone_and_pickle(rng):

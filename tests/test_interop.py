@@ -54,23 +54,30 @@ def test_load_torch_puts_torch_weights_in(rng, sizes, bidirectional):
     X = ragged(rng, 20, 2, np.float64)
     reg = LSTMRegressor(
         sizes, max_iter=1, dtype="float64", random_state=0, bidirectional=bidirectional
-    ).fit(X, np.ones(20))
+    ).fit(X, rng.normal(loc=50, scale=10, size=20))  # standardised inputs and targets
     lstm, head = to_torch(reg)
     with torch.no_grad():
         for p in [*lstm.parameters(), *head.parameters()]:
             p.copy_(torch.randn_like(p))
     load_torch(reg, lstm, head)
     np.testing.assert_allclose(reg.predict(X), torch_logits(lstm, head, X).ravel(), rtol=1e-12)
-    # b_ih and b_hh are folded into one bias.
-    folded = lstm[0] if isinstance(lstm, torch.nn.ModuleList) else lstm
-    np.testing.assert_allclose(
-        reg.network_.views.layers[0][0].bias,
-        (folded.bias_ih_l0 + folded.bias_hh_l0).detach().numpy(),
-    )
-    if bidirectional:
+    # Exported again, the same weights, b_ih and b_hh folded into one bias.
+    loaded = lstm[0] if isinstance(lstm, torch.nn.ModuleList) else lstm
+    again = to_torch(reg)[0]
+    again = again[0] if isinstance(again, torch.nn.ModuleList) else again
+    for name in ["l0", *(["l0_reverse"] if bidirectional else [])]:
         np.testing.assert_allclose(
-            reg.network_.views.layers[0][1].W_hh, folded.weight_hh_l0_reverse.detach().numpy()
+            getattr(again, f"bias_ih_{name}").detach().numpy(),
+            (getattr(loaded, f"bias_ih_{name}") + getattr(loaded, f"bias_hh_{name}")).detach(),
+            rtol=1e-12,
+            atol=1e-12,
         )
+        for weight in ("weight_ih", "weight_hh"):
+            np.testing.assert_allclose(
+                getattr(again, f"{weight}_{name}").detach().numpy(),
+                getattr(loaded, f"{weight}_{name}").detach().numpy(),
+                rtol=1e-12,
+            )
 
 
 def test_load_torch_rejects_other_architectures_without_changing_the_model(rng):
@@ -87,6 +94,11 @@ def test_load_torch_rejects_other_architectures_without_changing_the_model(rng):
         load_torch(reg, torch.nn.LSTM(2, 4, num_layers=2), torch.nn.Linear(4, 1))
     with pytest.raises(ValueError, match="unidirectional"):
         load_torch(reg, torch.nn.LSTM(2, 4, bidirectional=True), torch.nn.Linear(4, 1))
+    lstm, head = to_torch(reg)
+    with torch.no_grad():
+        lstm.weight_hh_l0[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="weight_hh_l0 holds values that are not finite"):
+        load_torch(reg, lstm, head)
     np.testing.assert_array_equal(reg.network_.params, before)
 
 

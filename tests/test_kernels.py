@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
+from joblib import cpu_count
 from threadpoolctl import threadpool_limits
 
-from sklstm._kernels import _lstm, _optim
+from sklstm._kernels import _lstm, _optim, _packing
 from sklstm._kernels._blas import _step_product_levels, gemm_memview, step_product_memview
 from sklstm._kernels._openmp import openmp_enabled
 from sklstm._network import Workspace
@@ -27,14 +28,24 @@ def test_gemm_is_row_major(rng, dtype, trans_a, trans_b):
     np.testing.assert_allclose(c, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
 
 
-def test_openmp_build_and_thread_budget():
+def test_openmp_build_and_thread_budget(monkeypatch):
     # The build's OpenMP status is also printed in pytest's header (conftest.py).
     if not openmp_enabled():
-        assert effective_n_threads() == 1
+        with threadpool_limits(limits=2, user_api="openmp"):
+            assert effective_n_threads() == 1
         return
-    assert effective_n_threads() >= 1
+    cores = cpu_count(only_physical_cores=True)
     with threadpool_limits(limits=1, user_api="openmp"):
         assert effective_n_threads() == 1
+    # Without OMP_NUM_THREADS: every physical core, unless threadpoolctl says fewer.
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    with threadpool_limits(limits=2, user_api="openmp"):
+        assert effective_n_threads() == min(2, cores)
+    with threadpool_limits(limits=cores + 3, user_api="openmp"):
+        assert effective_n_threads() == cores
+        # With it, OpenMP's budget as the user set it, even past the cores.
+        monkeypatch.setenv("OMP_NUM_THREADS", str(cores + 3))
+        assert effective_n_threads() == cores + 3
 
 
 def kernel_weights(layer):
@@ -245,6 +256,181 @@ def test_kernels_reject_inconsistent_buffers(rng):
         )
 
 
+# Each optimizer kernel: its state arrays, and its hyper-parameters (before n_threads).
+OPTIMIZER_KERNELS = {
+    "adam": (("m", "v"), (0.01, 0.9, 0.999, 1e-8, 1)),
+    "sgd": (("velocity",), (0.1, 0.9, True)),
+    "rmsprop": (("mean_square",), (0.01, 0.9, 1e-7)),
+    "adagrad": (("sum_square",), (0.01, 1e-7)),
+}
+
+
+def optimizer_arrays(rng, kernel, dtype, n=10):
+    """params, grad and the kernel's state arrays, valid ones, by name, in call order."""
+    names = ("params", "grad", *OPTIMIZER_KERNELS[kernel][0])
+    return {name: rng.random(n).astype(dtype) for name in names}
+
+
+def run_optimizer(kernel, arrays, n_threads=1):
+    getattr(_optim, kernel)(*arrays.values(), *OPTIMIZER_KERNELS[kernel][1], n_threads)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("length", [0, 4, 11])
+@pytest.mark.parametrize(
+    "kernel, name",
+    [
+        (kernel, name)
+        for kernel, (states, _) in OPTIMIZER_KERNELS.items()
+        for name in ("grad", *states)
+    ],
+)
+def test_optimizer_kernels_refuse_mismatched_lengths(rng, kernel, name, length, dtype):
+    # The kernels index every array as long as params, unchecked: a tampered pickle's
+    # state (Adam's m and v replaced by np.zeros(4)) wrote past its end.
+    arrays = optimizer_arrays(rng, kernel, dtype)
+    arrays[name] = rng.random(length).astype(dtype)
+    before = {key: a.copy() for key, a in arrays.items()}
+    with pytest.raises(ValueError, match=rf"^{name} has shape \({length},\), expected \(10,\)"):
+        run_optimizer(kernel, arrays)
+    for key, a in arrays.items():  # refused before writing anything
+        np.testing.assert_array_equal(a, before[key], err_msg=key)
+    if name != "grad":  # None, a state never set, has no length either
+        arrays[name] = None
+        with pytest.raises(ValueError, match=rf"^{name} has shape \(0,\), expected \(10,\)"):
+            run_optimizer(kernel, arrays)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_threads", [0, -5])
+@pytest.mark.parametrize("n", [10, 100_000])  # serial and parallel passes
+@pytest.mark.parametrize("kernel", OPTIMIZER_KERNELS)
+def test_optimizer_kernels_refuse_fewer_than_one_thread(rng, kernel, n, n_threads, dtype):
+    # An OpenMP num_threads clause below 1 aborts the process (libgomp).
+    arrays = optimizer_arrays(rng, kernel, dtype, n)
+    with pytest.raises(ValueError, match=f"n_threads must be at least 1, got {n_threads}"):
+        run_optimizer(kernel, arrays, n_threads)
+
+
+def packing_arguments(kernel, dtype):
+    """Valid arguments of a packing kernel, by name, in call order: a batch of sequences of
+    lengths 4, 2 and 3 (rows 0-3, 4-5 and 6-8 of ``data``), packed longest first."""
+    data = np.arange(18, dtype=dtype).reshape(9, 2)
+    offsets = np.array([0, 3, 6, 8, 9], dtype=np.intp)  # steps of 3, 3, 2 and 1 rows
+    return {
+        "pack": lambda: {
+            "data": data,
+            "starts": np.array([0, 4, 6], dtype=np.intp),
+            "order": np.array([0, 2, 1], dtype=np.intp),
+            "offsets": offsets,
+            "out": np.zeros((9, 2), dtype),
+        },
+        "reverse_rows": lambda: {"offsets": offsets, "perm": np.zeros(9, dtype=np.intp)},
+        "take_rows": lambda: {
+            "src": data,
+            "rows": np.arange(9, dtype=np.intp)[::-1].copy(),
+            "dst": np.zeros((9, 2), dtype),
+        },
+        "scale_rows": lambda: {
+            "src": data,
+            "offsets": offsets,
+            "scale": np.full((3, 2), 2, dtype),
+            "dst": np.zeros((9, 2), dtype),
+        },
+    }[kernel]()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_packing_kernels_on_a_valid_batch(dtype):
+    data = np.arange(18, dtype=dtype).reshape(9, 2)
+    args = packing_arguments("pack", dtype)
+    _packing.pack(*args.values())
+    # Step by step, the sequences still running: rows 0-3 (order[0]), 6-8, then 4-5.
+    np.testing.assert_array_equal(args["out"], data[[0, 6, 4, 1, 7, 5, 2, 8, 3]])
+    args = packing_arguments("reverse_rows", dtype)
+    _packing.reverse_rows(*args.values())
+    # Each sequence's rows in reverse: 8 6 3 0 for the first, 7 4 1, then 5 2.
+    np.testing.assert_array_equal(args["perm"], [8, 7, 5, 6, 4, 2, 3, 1, 0])
+    args = packing_arguments("take_rows", dtype)
+    _packing.take_rows(*args.values())
+    np.testing.assert_array_equal(args["dst"], data[::-1])
+    args = packing_arguments("scale_rows", dtype)
+    _packing.scale_rows(*args.values())
+    np.testing.assert_array_equal(args["dst"], 2 * data)
+
+
+# Offsets that describe no packed batch of 9 rows, and the words of the error.
+BAD_OFFSETS = [
+    ([], r"offsets has shape \(0,\), expected \(T \+ 1,\)"),
+    ([0], r"offsets has shape \(1,\), expected \(T \+ 1,\)"),
+    ([1, 3, 6, 8, 9], "from 0 to the number of packed rows, the 9 rows of .*; they run from 1"),
+    (
+        [0, 3, 6, 8, 10],
+        "from 0 to the number of packed rows, the 9 rows of .*; they run from 0 to 10",
+    ),
+    ([0, 3, 6, 8], "from 0 to the number of packed rows, the 9 rows of .*; they run from 0 to 8"),
+    ([0, 2, 5, 7, 9], "non-increasing, non-zero size; step 1 has 3 rows, step 0 2"),
+    ([0, 3, 6, 6, 9], "non-increasing, non-zero size; step 2 has 0 rows"),
+    ([0, 3, 6, 5, 9], "non-increasing, non-zero size; step 2 has -1 rows"),
+    ([0, 0, 9], "non-increasing, non-zero size; step 0 has 0 rows"),
+]
+
+
+def zeros(*shape):
+    """Zeros of that shape in the test's dtype (a function of the dtype)."""
+    return lambda dtype: np.zeros(shape, dtype)
+
+
+# A packing kernel, the argument replaced, its replacement (indices, or zeros of the
+# test's dtype) and the words of the error.
+BAD_PACKING = [
+    *[("pack", "offsets", o, match) for o, match in BAD_OFFSETS],
+    ("pack", "out", zeros(8, 2), "the 8 rows of out; they run from 0 to 9"),
+    ("pack", "out", zeros(9, 3), r"out has shape \(9, 3\), expected \(9, 2\)"),
+    ("pack", "order", [0, 2], r"order has shape \(2,\), expected \(3,\)"),
+    ("pack", "order", [0, 3, 1], r"order\[1\] = 3 is not an index of starts, which has 3"),
+    ("pack", "order", [0, 2, -1], r"order\[2\] = -1 is not an index of starts"),
+    ("pack", "starts", [0], r"order\[1\] = 2 is not an index of starts, which has 1"),
+    ("pack", "starts", [0, 8, 6], r"order\[2\] = 1 takes rows 8 to 10 of data \(starts\[1\] and 2"),
+    ("pack", "starts", [0, -1, 6], r"order\[2\] = 1 takes rows -1 to 1 of data"),
+    ("pack", "starts", [6, 4, 0], r"order\[0\] = 0 takes rows 6 to 10 of data"),
+    ("pack", "data", zeros(8, 2), r"order\[1\] = 2 takes rows 6 to 9 .* has shape \(8, 2\)"),
+    *[("reverse_rows", "offsets", o, match) for o, match in BAD_OFFSETS],
+    ("reverse_rows", "perm", np.zeros(8), "the 8 rows of perm; they run from 0 to 9"),
+    ("reverse_rows", "perm", np.zeros(10), "the 10 rows of perm; they run from 0 to 9"),
+    ("take_rows", "rows", np.arange(8), r"rows has shape \(8,\), expected \(9,\)"),
+    ("take_rows", "rows", np.arange(10), r"rows has shape \(10,\), expected \(9,\)"),
+    ("take_rows", "rows", [0, 1, 2, 3, 9, 5, 6, 7, 8], r"rows\[4\] = 9 is not a row of src"),
+    ("take_rows", "rows", [0, 1, 2, 3, 4, 5, 6, 7, -1], r"rows\[8\] = -1 is not a row of src"),
+    ("take_rows", "dst", zeros(9, 3), r"dst has shape \(9, 3\), expected \(9, 2\)"),
+    ("take_rows", "src", zeros(9, 1), r"dst has shape \(9, 2\), expected \(9, 1\)"),
+    *[("scale_rows", "offsets", o, match) for o, match in BAD_OFFSETS],
+    ("scale_rows", "src", zeros(8, 2), "the 8 rows of src; they run from 0 to 9"),
+    ("scale_rows", "dst", zeros(8, 2), r"dst has shape \(8, 2\), expected \(9, 2\)"),
+    ("scale_rows", "dst", zeros(9, 3), r"dst has shape \(9, 3\), expected \(9, 2\)"),
+    ("scale_rows", "scale", zeros(2, 2), r"scale has shape \(2, 2\), expected \(3, 2\)"),
+    ("scale_rows", "scale", zeros(3, 1), r"scale has shape \(3, 1\), expected \(3, 2\)"),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "kernel, name, value, match",
+    BAD_PACKING,
+    ids=[f"{k}-{n}-{i}" for i, (k, n, _, _) in enumerate(BAD_PACKING)],
+)
+def test_packing_kernels_refuse_what_they_would_index_out_of_bounds(
+    kernel, name, value, match, dtype
+):
+    args = packing_arguments(kernel, dtype)
+    args[name] = value(dtype) if callable(value) else np.array(value, dtype=np.intp)
+    outputs = {key: a.copy() for key, a in args.items()}
+    with pytest.raises(ValueError, match=match):
+        getattr(_packing, kernel)(*args.values())
+    for key, a in args.items():  # refused before writing anything
+        np.testing.assert_array_equal(a, outputs[key], err_msg=key)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
     "shape", [(1, 256, 64), (7, 50, 13), (16, 64, 256), (5, 3, 2), (13, 130, 70), (16, 200, 50)]
@@ -272,3 +458,165 @@ def test_step_product_of_every_isa_level(rng, dtype, shape):
                 np.testing.assert_array_equal(row[0], out[i])
     finally:
         _step_product_levels(0)
+
+
+# --- prediction in windows of steps ---------------------------------------------------------
+
+
+def chunked_predictions(net, seqs, n_threads, monkeypatch):
+    """``net.predict``'s outputs and the chunks of sequences it packed."""
+    from sklstm import _network
+
+    chunks = []
+
+    def spy(seqs, idx, buffer=None):
+        chunks.append(np.array(idx))
+        return pack_batch(seqs, idx, buffer)
+
+    with monkeypatch.context() as patch, single_threaded_blas():
+        patch.setattr(_network, "pack_batch", spy)
+        out = net.predict(seqs, n_threads)
+    return out, chunks
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("hidden_sizes", [(5,), (6, 4)])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("lengths", ["equal", "ragged", "one"])
+@pytest.mark.parametrize("window_rows", [None, 1, 7, "one chunk"])
+def test_prediction_equals_training_forward_bitwise(
+    rng, monkeypatch, scheme, dtype, hidden_sizes, bidirectional, lengths, window_rows
+):
+    # Prediction keeps only each layer's running state; training's forward keeps every
+    # step: over the same chunk of sequences, their outputs must agree to the bit, whatever
+    # the windows of steps prediction runs in (None: the default bound; 1 and 7 rows: a
+    # window per step, or cut where the step size shrinks and where it does not; "one
+    # chunk": all sequences in one chunk, in windows of 7 rows).
+    from sklstm import _network
+
+    net = make_network(rng, 3, hidden_sizes, 2, dtype, bidirectional)
+    if lengths == "equal":
+        X = rng.normal(size=(9, 11, 3)).astype(dtype)
+    else:
+        X = random_sequences(rng, [13, 1, 4, 13, 6, 9, 2, 13, 5], 3, dtype)
+        X = X[:1] if lengths == "one" else X
+    seqs = check_sequences(X, dtype=dtype)
+    if window_rows is not None:
+        rows = 7 if window_rows == "one chunk" else window_rows
+        monkeypatch.setattr(
+            _network, "PREDICT_BYTES", rows * 4 * max(hidden_sizes) * np.dtype(dtype).itemsize
+        )
+    if window_rows == "one chunk":
+        real_chunks = _network._chunks
+        monkeypatch.setattr(
+            _network,
+            "_chunks",
+            lambda order, lengths, _: real_chunks(order, lengths, int(lengths.sum())),
+        )
+    out, chunks = chunked_predictions(net, seqs, 2, monkeypatch)
+    if window_rows == "one chunk":
+        assert len(chunks) == 1
+    assert np.array_equal(np.sort(np.concatenate(chunks)), np.arange(seqs.n_samples))
+    for idx in chunks:
+        ws = Workspace(net, int(seqs.lengths[idx].sum()), len(idx))
+        with single_threaded_blas():
+            batch = pack_batch(seqs, idx, ws.X)
+            expected = net.forward(batch, ws, 2)
+        assert np.array_equal(out[batch.order], expected)
+
+
+def predict_in_windows(batch, weights, bounds, n_threads, spare_rows=0):
+    """``forward_predict``'s hidden states over ``batch`` run window after window, steps
+    ``bounds[w]`` to ``bounds[w + 1]``, carrying each sequence's state from one to the next
+    (``spare_rows``: carried buffers taller than the batch)."""
+    offsets = batch.offsets
+    B, H, dtype = offsets[1], weights[1].shape[0], batch.X.dtype
+    c, h = np.empty((B + spare_rows, H), dtype), np.empty((B + spare_rows, H), dtype)
+    Hs = np.empty((offsets[-1], H), dtype)
+    for w, (t0, t1) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        r0, r1, last = offsets[t0], offsets[t1], offsets[t1 - 1]
+        out = np.empty((r1 - r0, H), dtype)
+        _lstm.forward_predict(
+            batch.X[r0:r1],
+            offsets[t0 : t1 + 1] - r0,
+            *weights,
+            out,
+            n_threads,
+            c,
+            h if w else None,
+        )
+        h[: r1 - last] = out[last - r0 :]  # the window's last step: h before the next one
+        Hs[r0:r1] = out
+    return Hs
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cuts", ["every step", [2, 5], [1, 3, 6], [4]])
+def test_windows_carrying_the_state_equal_one_call_bitwise(rng, scheme, dtype, cuts):
+    # 40 sequences: three row blocks; H = 32: two column jobs on two threads. No length 2
+    # or 5: steps 1 to 2 and 4 to 5 keep their size (a cut at 2 or 5 is where it does not
+    # shrink), steps 0 to 1, 2 to 3 and 5 to 6 shrink.
+    lengths = rng.permutation([9, 9, 1, 3, 6] + [1, 3, 4, 6, 7] * 7)
+    net = make_network(rng, 3, (32,), 1, dtype)
+    X = random_sequences(rng, lengths, 3, dtype)
+    seqs = check_sequences(X, dtype=dtype)
+    batch = pack_batch(seqs, np.arange(len(X)))
+    T = len(batch.offsets) - 1
+    sizes = np.diff(batch.offsets)
+    assert sizes[1] == sizes[2] and sizes[4] == sizes[5] and sizes[5] > sizes[6]
+    weights = kernel_weights(net.views.layers[0][0])
+    whole = np.empty((batch.offsets[-1], 32), dtype)
+    with single_threaded_blas():
+        _lstm.forward_predict(batch.X, batch.offsets, *weights, whole, 2)
+        bounds = list(range(T + 1)) if cuts == "every step" else [0, *cuts, T]
+        windows = predict_in_windows(batch, weights, bounds, 2, spare_rows=3)
+    assert np.array_equal(windows, whole)
+
+
+def test_kernels_refuse_fewer_than_one_thread(rng):
+    # A num_threads clause below 1 aborts the process in libgomp: refused before it.
+    net = make_network(rng, 3, (4,), 1)
+    X, offsets = np.zeros((6, 3)), np.array([0, 3, 6])
+    G, C, Hs = np.empty((6, 16)), np.empty((6, 4)), np.empty((6, 4))
+    weights = kernel_weights(net.views.layers[0][0])
+    for n_threads in (0, -5):
+        with pytest.raises(ValueError, match="n_threads must be at least 1"):
+            _lstm.forward_predict(X, offsets, *weights, Hs, n_threads)
+        with pytest.raises(ValueError, match="n_threads must be at least 1"):
+            _lstm.forward_train(X, offsets, *weights, G, C, Hs, None, None, n_threads)
+        with pytest.raises(ValueError, match="n_threads must be at least 1"):
+            _lstm.backward(
+                X,
+                offsets,
+                weights[0],
+                np.ascontiguousarray(weights[1].T),
+                G,
+                C,
+                Hs,
+                np.empty((6, 4)),
+                np.empty((3, 4)),
+                *[np.empty_like(w) for w in weights],
+                None,
+                None,
+                None,
+                None,
+                n_threads,
+            )
+
+
+def test_forward_predict_refuses_carried_states_that_do_not_fit(rng):
+    net = make_network(rng, 3, (4,), 1)
+    X, offsets, Hs = np.zeros((6, 3)), np.array([0, 3, 6]), np.empty((6, 4))
+    weights = kernel_weights(net.views.layers[0][0])
+    good = np.zeros((3, 4))
+    for name, c, h0 in [
+        ("c", np.zeros((2, 4)), good),  # fewer rows than sequences at step 0
+        ("c", np.zeros((3, 5)), good),
+        ("h0", good, np.zeros((2, 4))),
+        ("h0", good, np.zeros((3, 3))),
+    ]:
+        with pytest.raises(ValueError, match=rf"{name} has shape .*, expected at least 3 rows"):
+            _lstm.forward_predict(X, offsets, *weights, Hs, 1, c, h0)
+    with pytest.raises(ValueError, match="h0 needs c"):
+        _lstm.forward_predict(X, offsets, *weights, Hs, 1, None, good)
+    _lstm.forward_predict(X, offsets, *weights, Hs, 1, np.zeros((5, 4)), np.zeros((4, 4)))

@@ -29,3 +29,12 @@ def test_demo_says_when_matplotlib_is_missing(monkeypatch, capsys):
         main(["--plot", "loss.png"])
     assert exit_info.value.code == 2
     assert "--plot needs matplotlib: pip install matplotlib" in capsys.readouterr().err
+
+
+def test_demo_help_is_plain_text(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "Japanese Vowels" in out and "`" not in out

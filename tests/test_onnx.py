@@ -67,6 +67,15 @@ def test_variable_lengths(rng, bidirectional):
     np.testing.assert_allclose(proba, clf.predict_proba(X), atol=1e-5)
 
 
+@pytest.mark.parametrize("bad", [0, 12, -1])
+def test_lengths_out_of_range_are_refused(rng, bad):
+    X = rng.normal(size=(4, 11, 2)).astype(np.float32)
+    clf = LSTMClassifier(3, max_iter=1, random_state=0).fit(X, [0, 1, 0, 1])
+    lengths = np.array([11, bad, 3, 1], dtype=np.int64)
+    with pytest.raises(Exception, match="every entry of lengths must be from 1 to T"):
+        run(to_onnx(clf, variable_lengths=True), X=X, lengths=lengths)
+
+
 def test_clear_error_without_onnx(rng, monkeypatch):
     reg = LSTMRegressor(3, max_iter=1).fit(rng.normal(size=(5, 3, 1)), np.ones(5))
     monkeypatch.setitem(sys.modules, "onnx", None)

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
+from sklearn.pipeline import make_pipeline
 
-from sklstm.preprocessing import SequenceScaler, make_windows
+from sklstm import LSTMClassifier
+from sklstm.preprocessing import PiecewiseAggregate, SequenceScaler, make_windows
 
 
 def test_sequence_scaler_on_ragged_input(rng):
@@ -70,3 +72,41 @@ def test_make_windows_multivariate():
 def test_make_windows_rejects(series, window, horizon, message):
     with pytest.raises(ValueError, match=message):
         make_windows(series, window, horizon)
+
+
+# --- PiecewiseAggregate ----------------------------------------------------------------
+
+
+def segment_means(x, window):
+    """The reference: each run of window steps of one (T, D) sequence, averaged."""
+    return np.array([x[i : i + window].mean(axis=0) for i in range(0, len(x), window)])
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 7, 50])
+def test_piecewise_aggregate_on_every_input_kind(rng, window):
+    X3 = rng.normal(size=(4, 10, 3))
+    out = PiecewiseAggregate(window).fit_transform(X3)
+    assert out.shape == (4, -(-10 // window), 3)
+    for x, o in zip(X3, out, strict=True):
+        np.testing.assert_allclose(o, segment_means(x, window))
+    out2 = PiecewiseAggregate(window).fit_transform(X3[:, :, 0])  # univariate, 2-D
+    np.testing.assert_allclose(out2, out[:, :, 0])
+    ragged = [rng.normal(size=(T, 2)) for T in (1, 5, 9)] + [rng.normal(size=4)]
+    out_ragged = PiecewiseAggregate(window).fit(ragged[:3]).transform(ragged[:3])
+    for x, o in zip(ragged[:3], out_ragged, strict=True):
+        np.testing.assert_allclose(o, segment_means(x, window))
+    univariate = PiecewiseAggregate(window).fit_transform([ragged[3], ragged[3][:2]])
+    assert univariate[0].ndim == 1
+    np.testing.assert_allclose(univariate[0], segment_means(ragged[3][:, None], window).ravel())
+
+
+def test_piecewise_aggregate_in_a_pipeline_and_its_errors(rng):
+    X = rng.normal(size=(40, 24, 1))
+    y = (X[:, :12, 0].mean(axis=1) > 0).astype(int)
+    model = make_pipeline(PiecewiseAggregate(4), LSTMClassifier(8, max_iter=2, random_state=0))
+    assert model.fit(X, y).predict(X).shape == (40,)
+    for window in (0, True, 2.5):
+        with pytest.raises(ValueError, match="window"):
+            PiecewiseAggregate(window).fit(X)
+    with pytest.raises(ValueError, match="features per time step"):
+        PiecewiseAggregate(4).fit(X).transform(rng.normal(size=(3, 8, 2)))

@@ -1,15 +1,22 @@
 """Thread budgets and determinism across threads and processes."""
 
 import os
+import signal
 import subprocess
 import sys
+import threading
+from contextlib import ExitStack, contextmanager
 
 import numpy as np
-from joblib import cpu_count
-from sklearn.model_selection import GridSearchCV
+import pytest
+from joblib import cpu_count, parallel_backend
+from sklearn.model_selection import GridSearchCV, cross_validate
+from threadpoolctl import threadpool_info, threadpool_limits
 
-from sklstm import LSTMRegressor
-from sklstm._threading import effective_n_threads
+import sklstm._estimators
+from sklstm import LSTMClassifier, LSTMRegressor
+from sklstm._kernels._openmp import openmp_enabled
+from sklstm._threading import effective_n_threads, single_threaded_blas
 
 # Fits a model in a fresh process and prints a digest of its weights.
 FIT_AND_DIGEST = """
@@ -61,3 +68,217 @@ def test_grid_search_workers_do_not_oversubscribe(rng):
     # follows it: two workers together never run more threads than there are cores.
     threads = search.cv_results_["mean_test_score"]
     np.testing.assert_array_equal(threads, max(1, cpu_count() // 2))
+
+
+# --- BLAS held to one thread in every thread, and the user's limit restored -----------------
+
+
+def openblas_threads():
+    """The thread count of each OpenBLAS loaded with its own thread pool (not OpenMP's):
+    one limit for the whole process, which only one thread may change at a time."""
+    return [
+        lib["num_threads"]
+        for lib in threadpool_info()
+        if lib["internal_api"] == "openblas" and lib.get("threading_layer") != "openmp"
+    ]
+
+
+def in_thread(fn):
+    """``fn()`` run in a new thread; its result."""
+    result = []
+    thread = threading.Thread(target=lambda: result.append(fn()))
+    thread.start()
+    thread.join()
+    return result[0]
+
+
+def openblas_inside():
+    with single_threaded_blas():
+        return openblas_threads()
+
+
+@pytest.fixture
+def users_blas_limit():
+    """A BLAS limit of the user's, neither 1 nor the default: 3 threads.
+
+    Set by a ``with`` block, which keeps the control of OpenBLAS's limit in this (main)
+    thread until it ends, as a user's would."""
+    if not openblas_threads():
+        pytest.skip("no OpenBLAS with its own thread pool loaded")
+    with threadpool_limits(limits=3, user_api="blas"):
+        assert set(openblas_threads()) == {3}
+        yield 3
+
+
+def test_blas_limit_holds_in_a_thread_after_another_one(users_blas_limit):
+    # threadpoolctl >= 3.6 lets only the thread that set a limit first change OpenBLAS's
+    # (pthreads) limits, unless it gives that control back.
+    assert set(openblas_inside()) == {1}
+    assert set(openblas_threads()) == {users_blas_limit}
+    assert set(in_thread(openblas_inside)) == {1}
+    assert set(openblas_threads()) == {users_blas_limit}
+    assert set(openblas_inside()) == {1}
+    assert set(openblas_threads()) == {users_blas_limit}
+
+
+def test_last_thread_out_restores_the_users_blas_limit(users_blas_limit):
+    entered, main_left = threading.Event(), threading.Event()
+    inside_after_main_left, after = [], []
+
+    def worker():
+        with single_threaded_blas():
+            entered.set()
+            main_left.wait(10)
+            inside_after_main_left.extend(openblas_threads())
+        after.extend(openblas_threads())
+
+    thread = threading.Thread(target=worker)
+    with single_threaded_blas():  # entered first: sets the limit
+        thread.start()
+        assert entered.wait(10)
+    main_left.set()
+    thread.join()
+    # The limit holds while the worker is inside, and its exit, the last, restores the user's.
+    assert set(inside_after_main_left) == {1}
+    assert set(after) == {users_blas_limit}
+    assert set(openblas_threads()) == {users_blas_limit}
+
+
+def sequences(n=200, n_features=32, seed=0):
+    """Ragged sequences wide enough that BLAS's thread count changes the bits of a fit."""
+    rng = np.random.default_rng(seed)
+    X = [rng.normal(size=(T, n_features)) for T in rng.integers(1, 30, size=n)]
+    return X, rng.integers(2, size=n)
+
+
+def wide_model(random_state=0):
+    return LSTMClassifier((64,), batch_size=64, max_iter=2, random_state=random_state)
+
+
+@pytest.fixture
+def blas_limits_inside(monkeypatch):
+    """OpenBLAS's thread counts seen inside the fits' ``single_threaded_blas``, per fit."""
+    seen = []
+
+    @contextmanager
+    def recording():
+        with single_threaded_blas():
+            seen.append(openblas_threads())
+            yield
+
+    monkeypatch.setattr(sklstm._estimators, "single_threaded_blas", recording)
+    return seen
+
+
+def test_fit_in_a_thread_equals_fit_on_the_main_thread(blas_limits_inside):
+    X, y = sequences()
+    main = wide_model().fit(X, y)
+    worker = in_thread(lambda: wide_model().fit(X, y))
+    assert len(blas_limits_inside) == 2
+    assert all(n == 1 for limits in blas_limits_inside for n in limits), blas_limits_inside
+    np.testing.assert_array_equal(worker.network_.params, main.network_.params)
+
+
+def test_concurrent_fits_equal_sequential_ones(blas_limits_inside):
+    data = [sequences(seed=0), sequences(seed=1)]
+    sequential = [wide_model(seed).fit(X, y) for seed, (X, y) in enumerate(data)]
+    barrier = threading.Barrier(2)
+    concurrent = [None, None]
+
+    def fit(i):
+        barrier.wait(10)
+        concurrent[i] = wide_model(i).fit(*data[i])
+
+    threads = [threading.Thread(target=fit, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(blas_limits_inside) == 4
+    assert all(n == 1 for limits in blas_limits_inside for n in limits), blas_limits_inside
+    for a, b in zip(concurrent, sequential, strict=True):
+        np.testing.assert_array_equal(a.network_.params, b.network_.params)
+
+
+@pytest.mark.parametrize("backend", ["threading", "loky", "dask"])
+def test_cross_validation_is_the_same_under_every_joblib_backend(backend):
+    X, y = sequences()
+    kwargs = dict(cv=3, return_estimator=True)
+    sequential = cross_validate(wide_model(), X, y, n_jobs=1, **kwargs)
+    with ExitStack() as stack:
+        if backend == "dask":
+            distributed = pytest.importorskip("distributed")
+            # Workers as threads of this process: fast to start, and the fits run in
+            # threads other than the main one.
+            stack.enter_context(
+                distributed.Client(
+                    processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None
+                )
+            )
+        stack.enter_context(parallel_backend(backend))
+        parallel = cross_validate(wide_model(), X, y, n_jobs=2, **kwargs)
+    np.testing.assert_array_equal(parallel["test_score"], sequential["test_score"])
+    for a, b in zip(parallel["estimator"], sequential["estimator"], strict=True):
+        np.testing.assert_array_equal(a.network_.params, b.network_.params)
+
+
+# --- fork after fit ---------------------------------------------------------------------------
+
+# Fits with two OpenMP threads, then predicts 200 sequences (parallel kernels) in a forked
+# child and in that child's forked child; prints whether they equal the parent's predictions.
+FIT_FORK_PREDICT = """
+import multiprocessing, sys, warnings
+import numpy as np
+from sklstm import LSTMClassifier
+from sklstm._threading import effective_n_threads
+warnings.simplefilter("ignore")
+rng = np.random.default_rng(0)
+X, y = rng.normal(size=(200, 10, 3)), rng.integers(2, size=200)
+clf = LSTMClassifier(16, max_iter=2, random_state=0).fit(X, y)
+assert effective_n_threads() == 2
+expected = clf.predict_proba(X)
+fork = multiprocessing.get_context("fork")
+
+def predict_in_child(conn, depth):
+    predictions = [clf.predict_proba(X)]
+    if depth < 2:
+        predictions += in_child(depth + 1)
+    conn.send(predictions)
+
+def in_child(depth):
+    receiver, sender = fork.Pipe(duplex=False)
+    child = fork.Process(target=predict_in_child, args=(sender, depth))
+    child.start()
+    if not receiver.poll(20):
+        child.kill()  # else the exit would wait for it
+        sys.exit(f"the child of depth {depth} hangs")
+    predictions = receiver.recv()
+    child.join()
+    return predictions
+
+print([np.array_equal(p, expected) for p in in_child(1)])
+"""
+
+
+def test_a_child_forked_after_fit_predicts():
+    if not openmp_enabled():
+        pytest.skip("kernels built without OpenMP: no thread pool to lose in a fork")
+    # Its own process group, so that children left hanging are killed with it.
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FIT_FORK_PREDICT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "2"},
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+    assert proc.returncode == 0, err
+    assert out.strip() == "[True, True]"

@@ -22,7 +22,10 @@ Layering, from the inside out:
 3. ``forward_train``, ``forward_predict``, ``backward``: a layer over the whole batch,
    without the GIL. The input projection and dX are products over fixed chunks of rows;
    the weight gradients of all steps are two BLAS jobs of two gates each (dW_ih per gate,
-   dW_hh in one gemm per run of equal step sizes).
+   dW_hh in one gemm per run of equal step sizes). ``forward_predict`` can also run a
+   window of the batch's steps, continuing from a carried state (each sequence's cell
+   state and last hidden state): prediction runs long batches window after window, in
+   memory bounded by a window, with the hidden states of a single call.
 
 Products. The step products, the input projection and dX use sklstm's kernel
 (``_blas.step_product``), which reads the weights in place: BLAS re-packs them at every
@@ -45,7 +48,8 @@ from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
 
 from ._blas cimport gemm, step_product
-from ._openmp cimport sk_barrier
+from ._openmp cimport check_threads, sk_barrier
+from ._packing cimport check_offsets
 
 cdef enum:
     # Rows per call in the all-steps projection and dX.
@@ -124,14 +128,17 @@ cdef inline void _cell_forward(
     floating *Hs,                       # OUT (N, H)
     floating *Hm,                       # OUT (N, H) h * recurrent mask, or NULL
     const floating *mask,               # IN (B, H) recurrent dropout mask, or NULL
-    const floating *zeros,              # IN (H,) the initial cell state
+    const floating *zeros,              # IN (H,) the initial cell state, unless carried
     Py_ssize_t H, bint keep_cells,
+    bint carried,                       # step 0 continues the cell state in C (in place)
 ) noexcept nogil:
     cdef Py_ssize_t row = offsets[t] + i
     cdef floating *c = C + (row if keep_cells else i) * H
     cdef const floating *c_prev = zeros
     if t > 0:
         c_prev = C + (offsets[t - 1] + i) * H if keep_cells else c
+    elif carried:
+        c_prev = c
     if floating is float:
         sk_gates_forward_f(G + row * 4 * H, bias, c_prev, c, Hs + row * H, H)
         if mask != NULL:
@@ -173,7 +180,9 @@ cdef void _forward_rows(
     const Py_ssize_t *offsets, Py_ssize_t T,
     const floating *W_hhT,              # IN (H, 4H)
     const floating *bias, floating *G, floating *C, floating *Hs, floating *Hm,
-    const floating *mask, const floating *zeros, Py_ssize_t H, bint keep_cells,
+    const floating *mask, const floating *zeros,
+    const floating *h0,                 # IN (B, H) h before step 0, or NULL (zero)
+    Py_ssize_t H, bint keep_cells,
 ) noexcept nogil:
     # The recurrent product takes h_{t-1}, masked under recurrent dropout.
     cdef const floating *h_in = Hs if mask == NULL else Hm
@@ -185,35 +194,42 @@ cdef void _forward_rows(
         if t > 0:
             step_product(m, 4 * H, H, h_in + (offsets[t - 1] + r0) * H, H, W_hhT, 4 * H,
                          G + (offsets[t] + r0) * 4 * H, 4 * H, True)
+        elif h0 != NULL:
+            step_product(m, 4 * H, H, h0 + r0 * H, H, W_hhT, 4 * H, G + r0 * 4 * H, 4 * H, True)
         for i in range(r0, r0 + m):
-            _cell_forward(t, i, offsets, bias, G, C, Hs, Hm, mask, zeros, H, keep_cells)
+            _cell_forward(t, i, offsets, bias, G, C, Hs, Hm, mask, zeros, H, keep_cells,
+                          h0 != NULL)
 
 
 cdef void _forward_columns(
     const Py_ssize_t *offsets, Py_ssize_t T,
     const floating *W_hhT,              # IN (H, 4H)
     const floating *bias, floating *G, floating *C, floating *Hs, floating *Hm,
-    const floating *mask, const floating *zeros, Py_ssize_t H, bint keep_cells,
-    int n_threads,
+    const floating *mask, const floating *zeros,
+    const floating *h0,                 # IN (B, H) h before step 0, or NULL (zero)
+    Py_ssize_t H, bint keep_cells, int n_threads,
 ) noexcept nogil:
     cdef const floating *h_in = Hs if mask == NULL else Hm
     cdef Py_ssize_t width = _job_width(4 * H, n_threads)
     cdef Py_ssize_t jobs = (4 * H + width - 1) // width
     cdef Py_ssize_t q, c0, r, i
-    cdef Py_ssize_t t = 0, m = 0  # thread-private in the parallel block; set for the compiler
+    # Thread-private in the parallel block; set for the compiler.
+    cdef Py_ssize_t t = 0, m = 0
+    cdef const floating *h_prev = NULL  # the product's h_{t-1}: of step t - 1, or h0
     with parallel(num_threads=n_threads):
         for t in range(T):
             m = _rows_at(offsets, T, t)
-            if t > 0:
+            if t > 0 or h0 != NULL:
+                h_prev = h_in + offsets[t - 1] * H if t > 0 else h0
                 for q in prange(jobs, schedule="static"):
                     c0 = q * width
-                    step_product(m, min(width, 4 * H - c0), H, h_in + offsets[t - 1] * H, H,
-                                 W_hhT + c0, 4 * H, G + offsets[t] * 4 * H + c0, 4 * H, True)
+                    step_product(m, min(width, 4 * H - c0), H, h_prev, H, W_hhT + c0, 4 * H,
+                                 G + offsets[t] * 4 * H + c0, 4 * H, True)
                 sk_barrier()  # the gates need every column of the product
             for r in prange((m + GATE_ROWS - 1) // GATE_ROWS, schedule="dynamic"):
                 for i in range(r * GATE_ROWS, min(m, (r + 1) * GATE_ROWS)):
                     _cell_forward(t, i, offsets, bias, G, C, Hs, Hm, mask, zeros, H,
-                                  keep_cells)
+                                  keep_cells, h0 != NULL)
             sk_barrier()  # the next product needs every row's h
 
 
@@ -335,10 +351,12 @@ def forward_train(
     With a recurrent dropout mask (one per sequence, the same at every step), the
     recurrent product takes ``h_{t-1} * mask``, kept in ``Hm`` for backward.
     """
-    _check_batch(offsets, X.shape[0])
+    check_threads(n_threads)
+    check_offsets(offsets, X.shape[0], "X")
     _check_shape("G", G, X.shape[0], 4 * W_hhT.shape[0])
     _check_shape("C", C, X.shape[0], W_hhT.shape[0])
-    _forward(X, offsets, W_ih, W_hhT, bias, &G[0, 0], &C[0, 0], Hs, Hm, mask, n_threads, True)
+    _forward(X, offsets, W_ih, W_hhT, bias, &G[0, 0], &C[0, 0], NULL, Hs, Hm, mask, n_threads,
+             True)
 
 
 def forward_predict(
@@ -349,41 +367,66 @@ def forward_predict(
     const floating[::1] bias,           # IN  (4H,)
     floating[:, ::1] Hs,                # OUT (N, H) hidden states
     int n_threads,
+    floating[:, ::1] c=None,            # IN/OUT (>= B, H) each sequence's cell state, or None
+    const floating[:, ::1] h0=None,     # IN  (>= B, H) each one's h before step 0, or None
 ):
     """Forward pass of one layer for prediction: no cell history is kept, no dropout.
 
-    Its scratch, the gates of every row and the running cell state of each sequence, is
-    allocated here, on a cache line (the gate pass loads and stores whole vectors), in C:
-    a one-sequence prediction cannot afford aligned NumPy arrays (microseconds each).
+    Its scratch, the gates of every row and, without ``c``, the running cell state of
+    each sequence, is allocated here, on a cache line (the gate pass loads and stores
+    whole vectors), in C: a one-sequence prediction cannot afford aligned NumPy arrays
+    (microseconds each).
+
+    Carried state: a batch can run as consecutive windows of its steps, one call each,
+    with ``offsets`` from 0 in each window. ``c`` holds the running cell state of each
+    sequence, row i for the batch's i-th sequence: it ends as the cell state at each
+    sequence's last step in the call. ``h0`` holds each sequence's hidden state before
+    the call's first step (the previous window's last); with it, step 0 continues from
+    ``h0`` and ``c`` as any later step does, without it from zero (``c`` is then output
+    only). The hidden states are those of one call over all the steps, bit for bit: a
+    row's products do not depend on the rows that share them. ``h0`` must not share
+    memory with ``Hs`` (the call writes step 0's rows while others still read it).
     """
     cdef floating[:, ::1] no_Hm = None
     cdef const floating[:, ::1] no_mask = None
     cdef Py_ssize_t N = X.shape[0], H = W_hhT.shape[0]
-    _check_batch(offsets, N)
-    # G's rows, then C's, both from a cache line (G's size rounded up to whole lines).
+    cdef const floating *h0_p = NULL
+    check_threads(n_threads)
+    check_offsets(offsets, N, "X")
+    if c is not None:
+        _check_state("c", c, offsets[1], H)
+    if h0 is not None:
+        if c is None:
+            raise ValueError("h0 needs c, the cell state carried with it")
+        _check_state("h0", h0, offsets[1], H)
+        h0_p = &h0[0, 0]
+    # G's rows, then C's unless carried in c, both from a cache line (G's size rounded up
+    # to whole lines).
     cdef Py_ssize_t G_lines = (N * 4 * H * sizeof(floating) + CACHE_LINE - 1) // CACHE_LINE
-    cdef Py_ssize_t C_lines = (offsets[1] * H * sizeof(floating) + CACHE_LINE - 1) // CACHE_LINE
+    cdef Py_ssize_t C_lines = 0
+    if c is None:
+        C_lines = (offsets[1] * H * sizeof(floating) + CACHE_LINE - 1) // CACHE_LINE
     cdef char *raw = <char *> malloc((G_lines + C_lines + 1) * CACHE_LINE)
     if raw == NULL:
         raise MemoryError()
     cdef char *G = raw + (CACHE_LINE - <size_t> raw % CACHE_LINE) % CACHE_LINE
+    cdef floating *C = <floating *> (G + G_lines * CACHE_LINE) if c is None else &c[0, 0]
     try:
-        _forward(X, offsets, W_ih, W_hhT, bias, <floating *> G,
-                 <floating *> (G + G_lines * CACHE_LINE), Hs, no_Hm, no_mask, n_threads, False)
+        _forward(X, offsets, W_ih, W_hhT, bias, <floating *> G, C, h0_p, Hs, no_Hm, no_mask,
+                 n_threads, False)
     finally:
         free(raw)
 
 
-cdef _check_batch(const Py_ssize_t[::1] offsets, Py_ssize_t N):
-    """The kernels index with these offsets unchecked: they must describe a packed batch."""
-    cdef Py_ssize_t t
-    if offsets.shape[0] < 2 or offsets[0] != 0 or offsets[offsets.shape[0] - 1] != N:
-        raise ValueError("offsets must run from 0 to the number of packed rows")
-    for t in range(offsets.shape[0] - 1):
-        if offsets[t + 1] <= offsets[t] or (
-            t > 0 and offsets[t + 1] - offsets[t] > offsets[t] - offsets[t - 1]
-        ):
-            raise ValueError("offsets must describe steps of non-increasing, non-zero size")
+cdef int _check_state(str name, const floating[:, ::1] array, Py_ssize_t rows,
+                      Py_ssize_t cols) except -1:
+    """A carried state: a row for each sequence of the first step, or more."""
+    if array.shape[0] < rows or array.shape[1] != cols:
+        raise ValueError(
+            f"{name} has shape ({array.shape[0]}, {array.shape[1]}), expected at least "
+            f"{rows} rows of {cols}"
+        )
+    return 0
 
 
 cdef int _check_shape(str name, const floating[:, ::1] array, Py_ssize_t rows,
@@ -402,6 +445,7 @@ cdef void _forward(
     const floating[:, ::1] W_ih, const floating[:, ::1] W_hhT, const floating[::1] bias,
     floating *G,                        # (N, 4H), checked by the caller
     floating *C,                        # (N, H) if keep_cells, else (B, H); checked
+    const floating *h0,                 # (B, H) h before step 0, or NULL; checked
     floating[:, ::1] Hs, floating[:, ::1] Hm,
     const floating[:, ::1] mask, int n_threads, bint keep_cells,
 ) except *:
@@ -422,8 +466,8 @@ cdef void _forward(
         _check_shape("Hm", Hm, N, H)
         mask_p, Hm_p = &mask[0, 0], &Hm[0, 0]
     cdef Py_ssize_t n_chunks = (N + CHUNK_ROWS - 1) // CHUNK_ROWS
-    # The initial cell state, and W_ih^T for the projection's kernel, which reads the
-    # columns of its right operand in rows.
+    # The initial cell state (without h0), and W_ih^T for the projection's kernel, which
+    # reads the columns of its right operand in rows.
     cdef floating *zeros = <floating *> calloc(H + D * 4 * H, sizeof(floating))
     if zeros == NULL:
         raise MemoryError()
@@ -437,12 +481,12 @@ cdef void _forward(
             _chunk_product(k, &X[0, 0], N, D, W_ihT, 4 * H, G)
         if _column_scheme(n_blocks, H, n_threads):
             _forward_columns(&offsets[0], T, &W_hhT[0, 0], &bias[0], G, C, &Hs[0, 0], Hm_p,
-                             mask_p, zeros, H, keep_cells, n_threads)
+                             mask_p, zeros, h0, H, keep_cells, n_threads)
         else:
             for k in prange(n_blocks, schedule="dynamic", chunksize=1,
                             num_threads=min(n_threads, n_blocks)):
                 _forward_rows(k * rows, rows, &offsets[0], T, &W_hhT[0, 0], &bias[0], G, C,
-                              &Hs[0, 0], Hm_p, mask_p, zeros, H, keep_cells)
+                              &Hs[0, 0], Hm_p, mask_p, zeros, h0, H, keep_cells)
     free(zeros)
 
 
@@ -475,7 +519,8 @@ def backward(
     cdef const floating *mask_p = NULL
     # The recurrent weights multiplied h_{t-1}, masked under recurrent dropout.
     cdef const floating *h_in = &Hs[0, 0]
-    _check_batch(offsets, N)
+    check_threads(n_threads)
+    check_offsets(offsets, N, "X")
     B = offsets[1] - offsets[0]
     rows = _block_rows(B)
     n_blocks = (B + rows - 1) // rows

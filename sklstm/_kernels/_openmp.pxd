@@ -18,3 +18,8 @@ cdef extern from *:
     # Every thread of the team waits here for the others (Cython's prange inside a
     # parallel block ends without a barrier).
     void sk_barrier() noexcept nogil
+
+
+# The thread count that every kernel checks before a parallel region: OpenMP aborts the
+# process on a num_threads clause below 1.
+cdef int check_threads(int n_threads) except -1

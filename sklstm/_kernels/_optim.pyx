@@ -2,10 +2,16 @@
 
 Elementwise only, so splitting the vector among threads cannot change a result. The
 arithmetic is in the parameters' own type, which lets the loops vectorise.
+
+The loops index without bounds checks: each kernel first checks that the gradient and
+every state array have the parameters' length (a tampered pickle could hold others) and
+that it is given at least one thread.
 """
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport sqrt, sqrtf
+
+from ._openmp cimport check_threads
 
 cdef enum:
     # Below this many parameters, waking a second thread costs more than it saves.
@@ -14,6 +20,13 @@ cdef enum:
 
 cdef inline int _threads(Py_ssize_t n, int n_threads) noexcept nogil:
     return n_threads if n >= PARALLEL_MIN else 1
+
+
+cdef inline int _check_length(str name, Py_ssize_t length, Py_ssize_t n) except -1:
+    # Typed: checking costs no Python object but on failure.
+    if length != n:
+        raise ValueError(f"{name} has shape ({length},), expected ({n},), the shape of params")
+    return 0
 
 
 cdef inline floating _sqrt(floating x) noexcept nogil:
@@ -38,6 +51,10 @@ def adam(
     cdef floating b1 = beta_1, b2 = beta_2, eps = epsilon
     cdef floating c1 = 1 - beta_1, c2 = 1 - beta_2  # in floating: no double in the loop
     cdef Py_ssize_t i, n = params.shape[0]
+    check_threads(n_threads)
+    _check_length("grad", grad.shape[0], n)
+    _check_length("m", m.shape[0], n)
+    _check_length("v", v.shape[0], n)
     for i in prange(n, schedule="static", nogil=True, num_threads=_threads(n, n_threads)):
         m[i] = b1 * m[i] + c1 * grad[i]
         v[i] = b2 * v[i] + c2 * grad[i] * grad[i]
@@ -54,6 +71,9 @@ def sgd(
     """SGD with momentum, Nesterov's optional, as scikit-learn's MLP does it."""
     cdef floating rate = lr, mu = momentum
     cdef Py_ssize_t i, n = params.shape[0]
+    check_threads(n_threads)
+    _check_length("grad", grad.shape[0], n)
+    _check_length("velocity", velocity.shape[0], n)
     for i in prange(n, schedule="static", nogil=True, num_threads=_threads(n, n_threads)):
         velocity[i] = mu * velocity[i] - rate * grad[i]
         if nesterov:
@@ -72,6 +92,9 @@ def rmsprop(
     """RMSprop (Hinton's lecture 6e): divide by a running root mean square."""
     cdef floating rate = lr, r = rho, eps = epsilon, c = 1 - rho
     cdef Py_ssize_t i, n = params.shape[0]
+    check_threads(n_threads)
+    _check_length("grad", grad.shape[0], n)
+    _check_length("mean_square", mean_square.shape[0], n)
     for i in prange(n, schedule="static", nogil=True, num_threads=_threads(n, n_threads)):
         mean_square[i] = r * mean_square[i] + c * grad[i] * grad[i]
         params[i] -= rate * grad[i] / (_sqrt(mean_square[i]) + eps)
@@ -87,6 +110,9 @@ def adagrad(
     """Adagrad (Duchi et al., 2011): divide by the root of all squared gradients so far."""
     cdef floating rate = lr, eps = epsilon
     cdef Py_ssize_t i, n = params.shape[0]
+    check_threads(n_threads)
+    _check_length("grad", grad.shape[0], n)
+    _check_length("sum_square", sum_square.shape[0], n)
     for i in prange(n, schedule="static", nogil=True, num_threads=_threads(n, n_threads)):
         sum_square[i] += grad[i] * grad[i]
         params[i] -= rate * grad[i] / (_sqrt(sum_square[i]) + eps)

@@ -5,6 +5,8 @@ from importlib import resources
 import numpy as np
 from sklearn.utils import Bunch
 
+from ..preprocessing import make_windows
+
 __all__ = ["load_airline", "load_japanese_vowels"]
 
 
@@ -58,18 +60,28 @@ def load_japanese_vowels(*, subset="train", return_X_y=False):
     )
 
 
-def load_airline():
+def load_airline(*, return_X_y=False, window=12):
     """Load the Airline passengers series (Box and Jenkins), for forecasting.
 
     144 monthly totals of international airline passengers, in thousands, from January 1949
-    to December 1960. A single series has no (X, y): cut it into forecasting samples with
-    :func:`sklstm.preprocessing.make_windows`.
+    to December 1960. A single series has no (X, y) of its own: ``return_X_y`` cuts it
+    into forecasting samples with :func:`sklstm.preprocessing.make_windows`.
+
+    Parameters
+    ----------
+    return_X_y : bool, default=False
+        Return ``(X, y)``: every ``window`` consecutive months as a univariate sequence,
+        oldest first, and the month after it as the target.
+    window : int, default=12
+        Months per sequence when ``return_X_y`` is True.
 
     Returns
     -------
     data : Bunch
         ``data``: float64 array of shape (144,), the passengers; ``months``: array of
         "YYYY-MM" strings; ``DESCR``.
+    (X, y) : tuple if ``return_X_y`` is True
+        ``X`` of shape (144 - window, window), ``y`` of shape (144 - window,).
 
     Examples
     --------
@@ -77,12 +89,18 @@ def load_airline():
     >>> airline = load_airline()
     >>> airline.data.shape, str(airline.months[0]), float(airline.data[0])
     ((144,), '1949-01', 112.0)
+    >>> X, y = load_airline(return_X_y=True)
+    >>> X.shape, float(y[0])
+    ((132, 12), 115.0)
     """
     files = resources.files(__name__) / "data"
     rows = (files / "airline.csv").read_text(encoding="utf-8").split()[1:]
     months, passengers = zip(*(row.split(",") for row in rows), strict=True)
+    passengers = np.array(passengers, dtype=np.float64)
+    if return_X_y:
+        return make_windows(passengers, window)
     return Bunch(
-        data=np.array(passengers, dtype=np.float64),
+        data=passengers,
         months=np.array(months),
         DESCR=(files / "airline.rst").read_text(encoding="utf-8"),
     )
