@@ -5,7 +5,8 @@ training, where a network bounded by its activations cannot follow. So the model
 what stays alike from year to year, the growth over the same month a year before (the
 seasonal difference of the logs), from the last 12 months of it; the forecast is last
 year's value times that growth. It trains on 1949-1958, forecasts 1959-1960 one month at a
-time, and is compared with the seasonal-naive forecast (last year's value as it is).
+time, and is compared with a Ridge autoregression on the same windows and with the
+seasonal-naive forecast (last year's value as it is).
 Run: python examples/forecast_airline.py [FILE.png]
 """
 
@@ -14,6 +15,7 @@ import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import Ridge
 from sklearn.metrics import root_mean_squared_error
 
 from sklstm import LSTMRegressor
@@ -41,9 +43,12 @@ with warnings.catch_warnings():
 actual = airline.data[-TEST_MONTHS:]
 naive = airline.data[-TEST_MONTHS - 12 : -12]  # the same months a year before
 forecast = naive * np.exp(model.predict(X_test) * std + mean)
+ridge = Ridge(alpha=1e-3).fit(X_train, y_train)
+ridge_forecast = naive * np.exp(ridge.predict(X_test) * std + mean)
 print(
     f"RMSE, {TEST_MONTHS} months one at a time: LSTM "
-    f"{root_mean_squared_error(actual, forecast):.1f}, seasonal naive "
+    f"{root_mean_squared_error(actual, forecast):.1f}, Ridge "
+    f"{root_mean_squared_error(actual, ridge_forecast):.1f}, seasonal naive "
     f"{root_mean_squared_error(actual, naive):.1f} (thousands of passengers)"
 )
 

@@ -62,22 +62,26 @@ _PARAMETERS = """\
     batch_size : int, default=32
         Sequences per mini-batch (clipped to the number of samples).
     learning_rate : {"constant", "adaptive"}, default="constant"
-        "adaptive" divides the step size by 5 at each stall of the training loss (of the
-        validation score under early stopping), and stops training once it would fall
-        below 1e-6; "constant" stops at the first stall.
-    learning_rate_init : float, default=0.001
-        Initial step size of the optimizer.
-    max_iter : int, default=200
+        "adaptive" divides the step size by 5 at each stall (see ``tol``) and goes on,
+        stopping training at a stall once the step would fall below 1e-6; "constant"
+        stops at the first stall.
+    learning_rate_init : float, default=0.003
+        Initial step size of the optimizer (measured: benchmarks/README.md, "Defaults").
+    max_iter : int, default=300
         Maximum number of epochs of ``fit``; ``partial_fit`` runs one.
     shuffle : bool, default=True
         Whether to shuffle the samples before each epoch.
     random_state : int, RandomState instance or None, default=None
         Seeds the weight initialisation, the shuffling, the dropout masks and the
         validation split of early stopping.
-    tol : float, default=1e-4
-        A stall is more than ``n_iter_no_change`` consecutive epochs that each fail to
-        improve the training loss (or the validation score) by ``tol``, as in
-        scikit-learn's MLP.
+    tol : float, default=0.01
+        An epoch improves when its training loss beats the best so far by ``tol`` times
+        the first epoch's loss (under early stopping: when its validation score beats the
+        best by ``tol``); a stall is more than ``n_iter_no_change`` epochs in a row without
+        an improvement. However training ends, ``fit`` keeps the weights of its best epoch
+        (lowest training loss, or best validation score), and says so when it ends on a
+        stall with the loss still above half its first epoch's, or runs out of epochs
+        while still improving.
     verbose : bool, default=False
         Show a progress bar over the epochs with the loss (and validation score): tqdm's
         when installed, else a bar of its own on a terminal and a line per epoch
@@ -99,8 +103,9 @@ _PARAMETERS = """\
         Decay rates of Adam's first and second moment estimates.
     epsilon : float, default=1e-8
         Numerical stability term of Adam, RMSprop and Adagrad.
-    n_iter_no_change : int, default=10
-        Epochs without improvement allowed before a stall (see ``tol``).
+    n_iter_no_change : int, default=50
+        Epochs without improvement allowed before a stall (see ``tol``): LSTM training
+        crosses plateaus longer than scikit-learn's MLP's 10 epochs.
     rho : float, default=0.9
         Decay rate of RMSprop's mean square.
     bidirectional : bool, default=False
@@ -143,7 +148,9 @@ _ATTRIBUTES = """\
     best_loss_ : float or None
         Lowest training loss of an epoch; None under early stopping.
     loss_curve_ : list of float
-        Training loss of each epoch, over all calls to fit with warm_start and partial_fit.
+        Training loss of each epoch, over all calls to fit with warm_start and partial_fit
+        (the mean over the epoch's batches, as the weights changed: the stopping rule
+        watches it).
     validation_scores_ : list of float or None
         Score on the held-out data of each epoch under early stopping, else None.
     best_validation_score_ : float or None
@@ -205,11 +212,11 @@ class _BaseLSTM(BaseEstimator):
         alpha=0.0001,
         batch_size=32,
         learning_rate="constant",
-        learning_rate_init=0.001,
-        max_iter=200,
+        learning_rate_init=0.003,
+        max_iter=300,
         shuffle=True,
         random_state=None,
-        tol=1e-4,
+        tol=0.01,
         verbose=False,
         warm_start=False,
         momentum=0.9,
@@ -219,7 +226,7 @@ class _BaseLSTM(BaseEstimator):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
-        n_iter_no_change=10,
+        n_iter_no_change=50,
         rho=0.9,
         bidirectional=False,
         dropout=0.0,
@@ -815,11 +822,11 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         alpha=0.0001,
         batch_size=32,
         learning_rate="constant",
-        learning_rate_init=0.001,
-        max_iter=200,
+        learning_rate_init=0.003,
+        max_iter=300,
         shuffle=True,
         random_state=None,
-        tol=1e-4,
+        tol=0.01,
         verbose=False,
         warm_start=False,
         momentum=0.9,
@@ -829,7 +836,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
-        n_iter_no_change=10,
+        n_iter_no_change=50,
         rho=0.9,
         bidirectional=False,
         dropout=0.0,
@@ -1121,11 +1128,11 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         alpha=0.0001,
         batch_size=32,
         learning_rate="constant",
-        learning_rate_init=0.001,
-        max_iter=200,
+        learning_rate_init=0.003,
+        max_iter=300,
         shuffle=True,
         random_state=None,
-        tol=1e-4,
+        tol=0.01,
         verbose=False,
         warm_start=False,
         momentum=0.9,
@@ -1135,7 +1142,7 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
-        n_iter_no_change=10,
+        n_iter_no_change=50,
         rho=0.9,
         bidirectional=False,
         dropout=0.0,

@@ -80,6 +80,14 @@ def test_load_torch_puts_torch_weights_in(rng, sizes, bidirectional):
             )
 
 
+def test_to_torch_reads_raw_inputs_and_answers_in_the_targets_units(rng):
+    X = [x * [100.0, 0.01, 1.0] + [50.0, -3.0, 0.0] for x in ragged(rng, 30, 3, np.float64)]
+    y = rng.normal(size=30) * 1000.0 + 500.0
+    reg = LSTMRegressor((5, 3), max_iter=2, dtype="float64", random_state=0).fit(X, y)
+    lstm, head = to_torch(reg)
+    np.testing.assert_allclose(torch_logits(lstm, head, X).ravel(), reg.predict(X), rtol=1e-10)
+
+
 def test_load_torch_rejects_other_architectures_without_changing_the_model(rng):
     X = ragged(rng, 10, 2, np.float32)
     reg = LSTMRegressor(4, max_iter=1, random_state=0).fit(X, np.ones(10))

@@ -9,6 +9,9 @@ def test_demo_trains_and_reports(capsys):
     accuracy = float(re.search(r"test accuracy: ([0-9.]+)", out).group(1))
     assert accuracy >= 0.95
     assert re.search(r"fit time: [0-9.]+ s", out)
+    # Why training stopped, and which epoch's weights it keeps.
+    assert re.search(r"Training (stopped at epoch \d+: |ran max_iter).* keeps the weights", out)
+    assert re.search(r"model: .*, \d+ threads?\n", out)
     assert "python -m sklstm --random-state 0" in out
 
 

@@ -54,6 +54,18 @@ def test_regressor(rng, activation, n_outputs, hidden, bidirectional):
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
+def test_the_standardisations_are_in_the_graph(rng, bidirectional):
+    # Inputs and targets far from standard: the graph reads raw inputs and answers in y's
+    # units, the standardisations folded into the first layer and the head.
+    X = (rng.normal(size=(40, 7, 2)) * [100.0, 0.01] + [50.0, -3.0]).astype(np.float32)
+    y = rng.normal(size=(40, 2)) * [1000.0, 0.1] + [500.0, 7.0]
+    reg = LSTMRegressor((5, 4), bidirectional=bidirectional, max_iter=3, random_state=0)
+    (values,) = run(to_onnx(reg.fit(X, y)), X=X)
+    np.testing.assert_allclose(values, reg.predict(X), rtol=1e-5, atol=1e-3 * np.abs(y).max())
+    assert np.abs(reg.predict(X)[:, 0]).mean() > 100  # in y's units, not standardised
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
 def test_variable_lengths(rng, bidirectional):
     X = [rng.normal(size=(T, 2)).astype(np.float32) for T in rng.integers(1, 12, size=30)]
     clf = LSTMClassifier((5, 4), bidirectional=bidirectional, max_iter=2, random_state=0).fit(

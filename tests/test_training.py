@@ -1,9 +1,13 @@
 """Training controls: partial_fit, warm_start, early stopping, learning rate schedule,
 sample and class weights, gradient clipping, dropout, bidirectional layers, progress."""
 
+import pickle
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.class_weight import compute_sample_weight
@@ -132,12 +136,118 @@ def test_adaptive_learning_rate_divides_by_five_on_stalls(rng):
     X, y = regression(rng)
     # tol=1e9: every epoch after the first stalls; with n_iter_no_change=1, every second one
     # divides the step size by 5, until it would fall below 1e-6.
-    kwargs = dict(hidden_layer_sizes=3, tol=1e9, n_iter_no_change=1, max_iter=100)
+    kwargs = dict(
+        hidden_layer_sizes=3, tol=1e9, n_iter_no_change=1, max_iter=100, learning_rate_init=1e-3
+    )
     adaptive = LSTMRegressor(learning_rate="adaptive", **kwargs).fit(X, y)
     assert adaptive._optimizer.learning_rate == pytest.approx(1e-3 / 5**4)
     assert adaptive.n_iter_ == 11
     constant = LSTMRegressor(**kwargs).fit(X, y)
     assert constant.n_iter_ == 3 and constant._optimizer.learning_rate == 1e-3
+
+
+# --- the stopping rule ------------------------------------------------------------------
+
+
+def test_fit_keeps_the_weights_of_its_best_epoch(rng):
+    X, y = regression(rng, n=30)
+    # A large step makes the epoch losses go up and down: the best is not the last.
+    params = dict(hidden_layer_sizes=4, learning_rate_init=0.05, batch_size=5, random_state=0)
+    full = LSTMRegressor(max_iter=40, n_iter_no_change=1000, **params).fit(X, y)
+    best = int(np.argmin(full.loss_curve_)) + 1
+    assert best < 40
+    up_to_best = LSTMRegressor(max_iter=best, n_iter_no_change=1000, **params).fit(X, y)
+    np.testing.assert_array_equal(params_of(full), params_of(up_to_best))
+    assert full.best_loss_ == min(full.loss_curve_)
+    # partial_fit keeps its own epoch's weights, to go on from them.
+    stepped = LSTMRegressor(**params)
+    for _ in range(best + 1):
+        stepped.partial_fit(X, y)
+    assert not np.array_equal(params_of(stepped), params_of(up_to_best))
+
+
+def test_the_stall_is_measured_against_the_first_epochs_loss(rng):
+    X, y = regression(rng)
+    # tol=1e9 times the first loss: no epoch improves; the 4th after the first stalls.
+    reg = LSTMRegressor(3, tol=1e9, n_iter_no_change=3, random_state=0).fit(X, y)
+    assert reg.n_iter_ == 5
+    # tol=0: every new best is an improvement.
+    reg = LSTMRegressor(3, tol=0.0, n_iter_no_change=3, max_iter=20, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="maximum iterations"):
+        reg.fit(X, y)  # still improving at epoch 20
+    assert reg.n_iter_ == 20
+
+
+def test_it_says_why_training_stopped_and_warns_only_when_it_matters(rng, capsys, monkeypatch):
+    X = rng.normal(size=(40, 5, 2))
+    noise = rng.normal(size=40)  # nothing to learn: the loss stays near its start
+    stalled = LSTMRegressor(2, tol=0.5, n_iter_no_change=2, random_state=0)
+    with pytest.warns(ConvergenceWarning, match=r"Training stopped at epoch 4: .* keeps the"):
+        stalled.fit(X, noise)
+    # A model that learned and then stops on a stall, or runs out of epochs on a plateau,
+    # does not warn.
+    X, y = regression(rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        LSTMRegressor(8, learning_rate_init=0.01, n_iter_no_change=5, random_state=0).fit(X, y)
+        LSTMRegressor(3, tol=1e9, n_iter_no_change=100, max_iter=5, random_state=0).fit(X, y)
+    monkeypatch.setattr(_progress, "tqdm", None)
+    LSTMRegressor(3, tol=1e9, n_iter_no_change=2, verbose=True, random_state=0).fit(X, y)
+    out = capsys.readouterr().out
+    assert "Training stopped at epoch 4: the training loss did not improve" in out
+    assert "It keeps the weights of epoch 4, the best in training loss of the 4 completed" in out
+    LSTMRegressor(3, max_iter=2, verbose=True, n_iter_no_change=100, tol=1e9).fit(X, y)
+    assert (
+        "Training ran max_iter=2 epochs. It keeps the weights of epoch" in capsys.readouterr().out
+    )
+
+
+# --- standardisation of inputs and targets ---------------------------------------------
+
+
+def test_standardisation_makes_the_scale_of_inputs_and_targets_irrelevant(rng):
+    # An affine change of units of X and y changes the fit by rounding only.
+    X, y = regression(rng)
+    params = dict(hidden_layer_sizes=4, max_iter=3, random_state=0, dtype="float64")
+    unit = LSTMRegressor(**params).fit(X, y)
+    scaled = LSTMRegressor(**params).fit(X * [1e3, 1e-2] + [7.0, -5.0], y * 1e4 - 3e5)
+    np.testing.assert_allclose(params_of(scaled), params_of(unit), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        scaled.predict(X * [1e3, 1e-2] + [7.0, -5.0]), unit.predict(X) * 1e4 - 3e5, rtol=1e-6
+    )
+    # Off, the network reads them as they are.
+    raw = LSTMRegressor(standardize_X=False, standardize_y=False, **params).fit(X, y)
+    assert raw._input_units is None and raw._target_units is None
+    assert not np.allclose(params_of(raw), params_of(unit))
+
+
+def test_the_first_fit_fixes_the_standardisation(rng):
+    X, y = regression(rng)
+    reg = LSTMRegressor(4, max_iter=1, random_state=0).partial_fit(X, y)
+    units = reg._input_units, reg._target_units
+    reg.partial_fit(X * 10 + 3, y * 10 + 3)  # other statistics: the first call's stay
+    reg.set_params(warm_start=True).fit(X * 5, y * 5)
+    for before, after in zip(units, (reg._input_units, reg._target_units), strict=True):
+        np.testing.assert_array_equal(before[0], after[0])
+        np.testing.assert_array_equal(before[1], after[1])
+    restored = pickle.loads(pickle.dumps(reg))
+    np.testing.assert_array_equal(restored.predict(X), reg.predict(X))
+    # tanh and sigmoid outputs are bounded: their targets are left as they are.
+    bounded = LSTMRegressor(4, max_iter=1, output_activation="tanh").fit(X, np.tanh(y))
+    assert bounded._target_units is None
+
+
+def test_weighted_standardisation_is_repetition(rng):
+    X, y = regression(rng, n=20)
+    w = rng.integers(1, 4, size=20)
+    weighted = LSTMRegressor(4, max_iter=1).fit(X, y, sample_weight=w)
+    repeated = LSTMRegressor(4, max_iter=1).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
+    for a, b in zip(
+        weighted._input_units + weighted._target_units,
+        repeated._input_units + repeated._target_units,
+        strict=True,
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
 # --- sample and class weights ----------------------------------------------------------

@@ -1,0 +1,169 @@
+"""Are sklstm's defaults good on data it was never tuned on? The default classifier against
+the best of a small grid of fixed-epoch trainings, and the default regressor on raw
+forecasting windows against the same model on windows the user standardised.
+
+Classification (JapaneseVowels, GunPoint, ItalyPowerDemand, OSULeaf; benchmarks/data/):
+
+- the grid: ``LSTMClassifier`` with every default but the learning rate (1e-3, 3e-3, 1e-2)
+  and the number of epochs (25, 50, 100, 200, 300, no stopping rule), on data standardised
+  by a SequenceScaler, three seeds: the test accuracy of each cell, mean over seeds;
+- the default: ``make_pipeline(SequenceScaler(), LSTMClassifier())``, its stopping rule
+  deciding when to stop and which epoch's weights to keep, the same three seeds.
+
+Regression (Airline, ``load_airline(return_X_y=True)``: 12 months, then the next; the last
+24 forecast): ``LSTMRegressor()`` on the raw windows against ``LSTMRegressor(
+standardize_X=False, standardize_y=False)`` on windows and targets standardised by hand,
+MAE in thousands of passengers, three seeds; and Ridge on the raw windows for orientation.
+
+Run from the repository root, after ``pip install .``::
+
+    python benchmarks/bench_defaults.py [--seeds 3] [--only GunPoint,...] [--markdown FILE]
+"""
+
+import argparse
+import shlex
+import statistics
+import sys
+import time
+import warnings
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from bench_accuracy import raw_classification_data
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+
+import sklstm
+from sklstm import LSTMClassifier, LSTMRegressor
+from sklstm.datasets import load_airline
+from sklstm.preprocessing import SequenceScaler
+
+DATA_SETS = ("JapaneseVowels", "GunPoint", "ItalyPowerDemand", "OSULeaf")
+LEARNING_RATES = (1e-3, 3e-3, 1e-2)
+EPOCHS = (25, 50, 100, 200, 300)
+AIRLINE_TEST = 24
+
+
+def grid(name, seeds):
+    """Test accuracy of each (learning rate, epochs) cell, per seed: one training of
+    max(EPOCHS) epochs per learning rate and seed, scored after each number of epochs."""
+    X, y, X_test, y_test = raw_classification_data(name)
+    scaler = SequenceScaler().fit(X)
+    X, X_test = scaler.transform(X), scaler.transform(X_test)
+    classes = np.unique(y)
+    cells = {(lr, epochs): [] for lr in LEARNING_RATES for epochs in EPOCHS}
+    for lr in LEARNING_RATES:
+        for seed in seeds:
+            clf = LSTMClassifier(learning_rate_init=lr, random_state=seed)
+            for epoch in range(1, max(EPOCHS) + 1):
+                clf.partial_fit(X, y, classes=classes)  # n calls train as max_iter=n
+                if epoch in EPOCHS:
+                    cells[lr, epoch].append(clf.score(X_test, y_test))
+    return cells
+
+
+def default(name, seeds):
+    """Test accuracy, epochs run and fit seconds of the default pipeline, per seed."""
+    X, y, X_test, y_test = raw_classification_data(name)
+    runs = []
+    for seed in seeds:
+        model = make_pipeline(SequenceScaler(), LSTMClassifier(random_state=seed))
+        start = time.perf_counter()
+        model.fit(X, y)
+        seconds = time.perf_counter() - start
+        runs.append((model.score(X_test, y_test), model[-1].n_iter_, seconds))
+    return runs
+
+
+def airline(seeds):
+    """MAE of the default regressor on raw windows, of the same on windows standardised by
+    hand, and of Ridge on the raw windows."""
+    X, y = load_airline(return_X_y=True)
+    X_train, y_train, X_test, y_test = (
+        X[:-AIRLINE_TEST],
+        y[:-AIRLINE_TEST],
+        X[-AIRLINE_TEST:],
+        y[-AIRLINE_TEST:],
+    )
+    mean, std = X_train.mean(), X_train.std()
+    maes = {"default, raw windows": [], "standardised by hand": []}
+    for seed in seeds:
+        raw = LSTMRegressor(random_state=seed).fit(X_train, y_train)
+        maes["default, raw windows"].append(np.abs(raw.predict(X_test) - y_test).mean())
+        by_hand = LSTMRegressor(random_state=seed, standardize_X=False, standardize_y=False)
+        by_hand.fit((X_train - mean) / std, (y_train - mean) / std)
+        forecast = by_hand.predict((X_test - mean) / std) * std + mean
+        maes["standardised by hand"].append(np.abs(forecast - y_test).mean())
+    ridge = Ridge().fit(X_train, y_train)
+    return maes, np.abs(ridge.predict(X_test) - y_test).mean()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per configuration")
+    parser.add_argument("--only", metavar="NAMES", help="comma-separated data sets")
+    parser.add_argument("--markdown", metavar="FILE", help="also write the output to FILE")
+    options = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    seeds = range(options.seeds)
+    names = options.only.split(",") if options.only else [*DATA_SETS, "Airline"]
+
+    lines = [
+        "| data set | default accuracy | epochs run | fit s | best grid cell | its accuracy "
+        "| default - best | within 0.01? |",
+        "|---" * 8 + "|",
+    ]
+    grids = []
+    for name in (name for name in DATA_SETS if name in names):
+        print(f"{name} ...", file=sys.stderr, flush=True)
+        cells = grid(name, seeds)
+        runs = default(name, seeds)
+        means = {cell: statistics.mean(scores) for cell, scores in cells.items()}
+        (lr, epochs), best = max(means.items(), key=lambda item: item[1])
+        accuracy = statistics.mean(run[0] for run in runs)
+        lines.append(
+            f"| {name} | {accuracy:.3f} | {', '.join(str(run[1]) for run in runs)} | "
+            f"{statistics.median(run[2] for run in runs):.3g} | lr {lr:g}, {epochs} epochs | "
+            f"{best:.3f} | {accuracy - best:+.3f} | {'yes' if accuracy >= best - 0.01 else 'no'} |"
+        )
+        grids.append(
+            f"\n{name}, grid (test accuracy, mean of {options.seeds} seeds):\n\n"
+            "| learning rate | " + " | ".join(f"{e} epochs" for e in EPOCHS) + " |\n"
+            "|---"
+            * (len(EPOCHS) + 1)
+            + "|\n"
+            + "\n".join(
+                f"| {lr:g} | " + " | ".join(f"{means[lr, e]:.3f}" for e in EPOCHS) + " |"
+                for lr in LEARNING_RATES
+            )
+        )
+    if "Airline" in names:
+        print("Airline ...", file=sys.stderr, flush=True)
+        maes, ridge = airline(seeds)
+        ratio = statistics.mean(maes["default, raw windows"]) / statistics.mean(
+            maes["standardised by hand"]
+        )
+        grids.append(
+            "\nAirline, MAE of the last 24 months (thousands of passengers): "
+            + "; ".join(
+                f"{what} {statistics.mean(values):.1f} ({', '.join(f'{v:.1f}' for v in values)})"
+                for what, values in maes.items()
+            )
+            + f"; ratio {ratio:.2f} (target <= 1.1); Ridge on the raw windows {ridge:.1f}"
+        )
+    header = [
+        f"date: {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
+        f"sklstm {sklstm.__version__}, seeds: {options.seeds}",
+        f"command: {shlex.join(['python', *sys.argv])}",
+    ]
+    text = "\n".join(f"- {line}" for line in header) + "\n\n" + "\n".join(lines) + "\n"
+    text += "\n".join(grids) + "\n"
+    print(text)
+    if options.markdown:
+        Path(options.markdown).write_text(text)
+
+
+if __name__ == "__main__":
+    main()
