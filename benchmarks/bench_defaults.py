@@ -8,7 +8,9 @@ Classification (JapaneseVowels, GunPoint, ItalyPowerDemand, OSULeaf; benchmarks/
   and the number of epochs (25, 50, 100, 200, 300, no stopping rule), on data standardised
   by a SequenceScaler, three seeds: the test accuracy of each cell, mean over seeds;
 - the default: ``make_pipeline(SequenceScaler(), LSTMClassifier())``, its stopping rule
-  deciding when to stop and which epoch's weights to keep, the same three seeds.
+  deciding when to stop and which epoch's weights to keep, the same three seeds;
+- stopping rules replayed on the grid's recorded trainings at the default learning rate:
+  the rule that the defaults implement among its alternatives and scikit-learn's MLP's.
 
 Regression (Airline, ``load_airline(return_X_y=True)``: 12 months, then the next; the last
 24 forecast): ``LSTMRegressor()`` on the raw windows against ``LSTMRegressor(
@@ -44,24 +46,66 @@ DATA_SETS = ("JapaneseVowels", "GunPoint", "ItalyPowerDemand", "OSULeaf")
 LEARNING_RATES = (1e-3, 3e-3, 1e-2)
 EPOCHS = (25, 50, 100, 200, 300)
 AIRLINE_TEST = 24
+DEFAULT_LR = LSTMClassifier().learning_rate_init
 
 
-def grid(name, seeds):
-    """Test accuracy of each (learning rate, epochs) cell, per seed: one training of
-    max(EPOCHS) epochs per learning rate and seed, scored after each number of epochs."""
+def curves(name, seeds):
+    """Per learning rate, per seed: the training loss and the test accuracy after each of
+    max(EPOCHS) epochs (partial_fit: n calls train as fit with max_iter=n)."""
     X, y, X_test, y_test = raw_classification_data(name)
     scaler = SequenceScaler().fit(X)
     X, X_test = scaler.transform(X), scaler.transform(X_test)
     classes = np.unique(y)
-    cells = {(lr, epochs): [] for lr in LEARNING_RATES for epochs in EPOCHS}
+    runs = {lr: [] for lr in LEARNING_RATES}
     for lr in LEARNING_RATES:
         for seed in seeds:
             clf = LSTMClassifier(learning_rate_init=lr, random_state=seed)
-            for epoch in range(1, max(EPOCHS) + 1):
-                clf.partial_fit(X, y, classes=classes)  # n calls train as max_iter=n
-                if epoch in EPOCHS:
-                    cells[lr, epoch].append(clf.score(X_test, y_test))
-    return cells
+            losses, accuracies = [], []
+            for _ in range(max(EPOCHS)):
+                clf.partial_fit(X, y, classes=classes)
+                losses.append(clf.loss_)
+                accuracies.append(clf.score(X_test, y_test))
+            runs[lr].append((losses, accuracies))
+    return runs
+
+
+def replay(losses, rule):
+    """The epoch a stopping rule stops at and the epoch whose weights it keeps (0-based),
+    replayed on a recorded training (a fit with the rule trains exactly as the recorded
+    epochs did). ``rule``: (patience, tol, tol times the first loss or absolute, keeps the
+    best epoch or the last, max_iter, the reference is the running best as in scikit-learn's
+    MLP or the loss of the last improvement as in sklstm). Improvement means beating the
+    reference by the margin; a stall, more than ``patience`` epochs without one."""
+    patience, tol, relative_to_first, keep_best, max_iter, running_best = rule
+    margin = tol * (losses[0] if relative_to_first else 1.0)
+    reference, stalled = np.inf, 0
+    for epoch, loss in enumerate(losses[:max_iter]):
+        improved = loss < reference - margin
+        stalled = 0 if improved else stalled + 1
+        if improved or (running_best and loss < reference):
+            reference = loss
+        if stalled > patience or epoch == max_iter - 1:
+            return epoch, int(np.argmin(losses[: epoch + 1])) if keep_best else epoch
+    return len(losses) - 1, len(losses) - 1
+
+
+# Rules replayed on the recorded trainings: scikit-learn's MLP's, and this package's
+# candidates (its choice: patience 75, tol 0.01 of the first epoch's loss, best weights).
+RULES = {
+    "MLP: patience 10, tol 1e-4 absolute, last weights, 200 epochs": (
+        10,
+        1e-4,
+        False,
+        False,
+        200,
+        True,
+    ),
+    **{
+        f"patience {p}, tol {t} x first loss, best weights": (p, t, True, True, 300, False)
+        for p in (30, 50, 75, 100)
+        for t in (1e-3, 1e-2)
+    },
+}
 
 
 def default(name, seeds):
@@ -116,11 +160,16 @@ def main(argv=None):
         "|---" * 8 + "|",
     ]
     grids = []
+    replayed = {rule: {} for rule in RULES}
     for name in (name for name in DATA_SETS if name in names):
         print(f"{name} ...", file=sys.stderr, flush=True)
-        cells = grid(name, seeds)
+        recorded = curves(name, seeds)
         runs = default(name, seeds)
-        means = {cell: statistics.mean(scores) for cell, scores in cells.items()}
+        means = {
+            (lr, e): statistics.mean(accuracies[e - 1] for _, accuracies in recorded[lr])
+            for lr in LEARNING_RATES
+            for e in EPOCHS
+        }
         (lr, epochs), best = max(means.items(), key=lambda item: item[1])
         accuracy = statistics.mean(run[0] for run in runs)
         lines.append(
@@ -128,17 +177,44 @@ def main(argv=None):
             f"{statistics.median(run[2] for run in runs):.3g} | lr {lr:g}, {epochs} epochs | "
             f"{best:.3f} | {accuracy - best:+.3f} | {'yes' if accuracy >= best - 0.01 else 'no'} |"
         )
+        for rule, parameters in RULES.items():
+            outcomes = [
+                (accuracies[kept], stop + 1)
+                for losses, accuracies in recorded[DEFAULT_LR]
+                for stop, kept in [replay(losses, parameters)]
+            ]
+            replayed[rule][name] = (
+                statistics.mean(a for a, _ in outcomes) - best,
+                statistics.mean(e for _, e in outcomes),
+            )
         grids.append(
             f"\n{name}, grid (test accuracy, mean of {options.seeds} seeds):\n\n"
-            "| learning rate | " + " | ".join(f"{e} epochs" for e in EPOCHS) + " |\n"
-            "|---"
-            * (len(EPOCHS) + 1)
+            "| learning rate | "
+            + " | ".join(f"{e} epochs" for e in EPOCHS)
+            + " |\n"
+            + "|---" * (len(EPOCHS) + 1)
             + "|\n"
             + "\n".join(
                 f"| {lr:g} | " + " | ".join(f"{means[lr, e]:.3f}" for e in EPOCHS) + " |"
                 for lr in LEARNING_RATES
             )
         )
+    done = [name for name in DATA_SETS if name in names]
+    grids.append(
+        f"\nStopping rules replayed on the recorded trainings at learning rate {DEFAULT_LR}: "
+        "accuracy of the kept epoch minus the best grid cell, and epochs run (mean of "
+        "seeds):\n\n| rule | "
+        + " | ".join(done)
+        + " | worst |\n"
+        + "|---" * (len(done) + 2)
+        + "|\n"
+        + "\n".join(
+            f"| {rule} | "
+            + " | ".join(f"{gap:+.3f} ({epochs:.0f})" for gap, epochs in results.values())
+            + f" | {min(gap for gap, _ in results.values()):+.3f} |"
+            for rule, results in replayed.items()
+        )
+    )
     if "Airline" in names:
         print("Airline ...", file=sys.stderr, flush=True)
         maes, ridge = airline(seeds)

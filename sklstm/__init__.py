@@ -3,7 +3,7 @@
 from . import _losses, _network, _optimizers
 from ._estimators import LSTMClassifier, LSTMRegressor
 from .exceptions import DivergenceWarning
-from .preprocessing import SequenceScaler
+from .preprocessing import PiecewiseAggregate, SequenceScaler
 
 __version__ = "0.1.0"
 __all__ = [
@@ -25,6 +25,7 @@ SKOPS_TRUSTED_TYPES = tuple(
             LSTMClassifier,
             LSTMRegressor,
             SequenceScaler,
+            PiecewiseAggregate,
             _network.LSTMNetwork,
             _losses.SigmoidCrossEntropy,
             _losses.SoftmaxCrossEntropy,

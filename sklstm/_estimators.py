@@ -103,7 +103,7 @@ _PARAMETERS = """\
         Decay rates of Adam's first and second moment estimates.
     epsilon : float, default=1e-8
         Numerical stability term of Adam, RMSprop and Adagrad.
-    n_iter_no_change : int, default=50
+    n_iter_no_change : int, default=75
         Epochs without improvement allowed before a stall (see ``tol``): LSTM training
         crosses plateaus longer than scikit-learn's MLP's 10 epochs.
     rho : float, default=0.9
@@ -226,7 +226,7 @@ class _BaseLSTM(BaseEstimator):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
-        n_iter_no_change=50,
+        n_iter_no_change=75,
         rho=0.9,
         bidirectional=False,
         dropout=0.0,
@@ -836,7 +836,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
-        n_iter_no_change=50,
+        n_iter_no_change=75,
         rho=0.9,
         bidirectional=False,
         dropout=0.0,
@@ -1142,7 +1142,7 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
-        n_iter_no_change=50,
+        n_iter_no_change=75,
         rho=0.9,
         bidirectional=False,
         dropout=0.0,

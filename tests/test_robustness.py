@@ -20,7 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklstm import SKOPS_TRUSTED_TYPES, DivergenceWarning, LSTMClassifier, LSTMRegressor, _network
 from sklstm._estimators import _BaseLSTM
 from sklstm._losses import SquaredError
-from sklstm.preprocessing import SequenceScaler
+from sklstm.preprocessing import PiecewiseAggregate, SequenceScaler
 
 # --- bad input -------------------------------------------------------------------------
 
@@ -365,7 +365,11 @@ def test_skops_loads_every_model_with_exactly_the_published_trusted_types(rng, t
         LSTMRegressor(3, solver=solver, max_iter=1).fit(X, y)
         for solver in ("rmsprop", "sgd", "adagrad")
     ]
-    models.append(make_pipeline(SequenceScaler(), LSTMClassifier(3, max_iter=1)).fit(X, labels))
+    models.append(
+        make_pipeline(SequenceScaler(), PiecewiseAggregate(2), LSTMClassifier(3, max_iter=1)).fit(
+            X, labels
+        )
+    )
     models.append(LSTMClassifier(3, max_iter=1).fit(X, np.arange(len(X)) % 3))  # softmax
     seen = set()
     for i, model in enumerate(models):
