@@ -56,11 +56,14 @@ def test_load_torch_puts_torch_weights_in(rng, sizes, bidirectional):
         sizes, max_iter=1, dtype="float64", random_state=0, bidirectional=bidirectional
     ).fit(X, rng.normal(loc=50, scale=10, size=20))  # standardised inputs and targets
     lstm, head = to_torch(reg)
+    torch.manual_seed(0)
     with torch.no_grad():
         for p in [*lstm.parameters(), *head.parameters()]:
             p.copy_(torch.randn_like(p))
     load_torch(reg, lstm, head)
-    np.testing.assert_allclose(reg.predict(X), torch_logits(lstm, head, X).ravel(), rtol=1e-12)
+    # Folding the standardisations in and out rounds: outputs of ~50 agree to ~1e-13.
+    expected = torch_logits(lstm, head, X).ravel()
+    np.testing.assert_allclose(reg.predict(X), expected, rtol=1e-12, atol=1e-10)
     # Exported again, the same weights, b_ih and b_hh folded into one bias.
     loaded = lstm[0] if isinstance(lstm, torch.nn.ModuleList) else lstm
     again = to_torch(reg)[0]
