@@ -166,10 +166,7 @@ class Checkpoint:
         for name, saved in zip(self.optimizer.ARRAYS, self.arrays, strict=True):
             np.copyto(saved, getattr(self.optimizer, name))
         self.scalars = {name: getattr(self.optimizer, name) for name in self.optimizer.SCALARS}
-        self.records = {
-            name: value.copy() if isinstance(value, (list, np.ndarray)) else value
-            for name, value in vars(self.history).items()
-        }
+        self.records = _copied(vars(self.history))
         self.rule_state = (self.rule.no_improvement, self.rule.reference, len(self.rule.events))
 
     def restore(self):
@@ -178,11 +175,15 @@ class Checkpoint:
             np.copyto(getattr(self.optimizer, name), saved)
         for name, value in self.scalars.items():
             setattr(self.optimizer, name, value)
-        vars(self.history).update(
-            {
-                name: value.copy() if isinstance(value, (list, np.ndarray)) else value
-                for name, value in self.records.items()
-            }
-        )
+        vars(self.history).update(_copied(self.records))
         self.rule.no_improvement, self.rule.reference, n_events = self.rule_state
         del self.rule.events[n_events:]
+
+
+def _copied(records):
+    """The records with their lists and arrays copied: a checkpoint shares none with the
+    history that goes on changing them."""
+    return {
+        name: value.copy() if isinstance(value, (list, np.ndarray)) else value
+        for name, value in records.items()
+    }
