@@ -9,19 +9,21 @@ the head (``fold_*``), and an import takes them back out (``unfold_*``).
 """
 
 import numpy as np
+from sklearn.preprocessing import StandardScaler
 
 
 def standardisation(A, weights=None):
-    """(shift, scale): each column's mean and standard deviation (1 where it is constant)
-    of the 2-D A, rows weighted by ``weights`` (a weight of k counts as k copies), in
-    float64; computed on A over its largest magnitude, so that no square overflows."""
+    """(shift, scale): each column's mean and standard deviation of the 2-D A, rows
+    weighted by ``weights`` (a weight of k counts as k copies), in float64.
+
+    StandardScaler's statistics, constant columns (to rounding) included, whose scale is
+    then any positive number: (x - shift) / scale is 0 there. They are computed on A over
+    its largest magnitude, so that no square overflows.
+    """
     magnitude = np.abs(A).max(axis=0).astype(np.float64)
     magnitude[magnitude == 0] = 1.0
-    unit = A / magnitude
-    mean = np.average(unit, axis=0, weights=weights)
-    scale = np.sqrt(np.average((unit - mean) ** 2, axis=0, weights=weights)) * magnitude
-    scale[scale == 0] = 1.0
-    return mean * magnitude, scale
+    scaler = StandardScaler().fit(A / magnitude, sample_weight=weights)
+    return scaler.mean_ * magnitude, scaler.scale_ * magnitude
 
 
 def identity(n):

@@ -13,7 +13,16 @@ from ._sequences import check_sequences
 __all__ = ["PiecewiseAggregate", "SequenceScaler", "make_windows"]
 
 
-class SequenceScaler(TransformerMixin, BaseEstimator):
+class _SequenceTransformer(TransformerMixin, BaseEstimator):
+    """A transformer of sequences: 3-D arrays are its input, as 2-D and lists."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+
+class SequenceScaler(_SequenceTransformer):
     """Standardise each feature over all samples and all time steps.
 
     The mean and standard deviation of each feature are taken over every time step of every
@@ -41,11 +50,6 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {}
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
-        return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -110,7 +114,7 @@ class SequenceScaler(TransformerMixin, BaseEstimator):
         return _in_format_of(X, seqs, function(seqs.data), seqs.lengths)
 
 
-class PiecewiseAggregate(TransformerMixin, BaseEstimator):
+class PiecewiseAggregate(_SequenceTransformer):
     """Downsample sequences: each run of ``window`` steps becomes its mean.
 
     Piecewise aggregate approximation (Keogh et al., 2001), per sequence: a sequence of T
@@ -144,7 +148,6 @@ class PiecewiseAggregate(TransformerMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
         tags.requires_fit = False
         return tags
 

@@ -221,6 +221,15 @@ def test_standardisation_makes_the_scale_of_inputs_and_targets_irrelevant(rng):
     assert not np.allclose(params_of(raw), params_of(unit))
 
 
+def test_a_feature_constant_to_rounding_is_not_blown_up(rng):
+    X, y = regression(rng)
+    X[:, :, 1] = 1e6 + rng.normal(size=X.shape[:2]) * 1e-9  # rounding jitter only
+    reg = LSTMRegressor(3, max_iter=1).fit(X, y)
+    shift, scale = reg._input_units
+    assert scale[1] > 1.0  # not the jitter's 1e-9, which would make it noise of size 1
+    assert abs((X[:, :, 1] - shift[1]) / scale[1]).max() < 1e-6
+
+
 def test_the_first_fit_fixes_the_standardisation(rng):
     X, y = regression(rng)
     reg = LSTMRegressor(4, max_iter=1, random_state=0).partial_fit(X, y)
