@@ -1,7 +1,9 @@
 """The scikit-learn estimators: parameters, validation, the epoch loop, prediction."""
 
 import copy
+import inspect
 import warnings
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -161,6 +163,73 @@ _ATTRIBUTES = """\
         Number of training samples seen."""
 
 
+# Every parameter the estimators share and its default, in signature order: the one place
+# they are written (the classes' signatures derive from it, see _parameters_init).
+_DEFAULTS = {
+    "hidden_layer_sizes": (64,),
+    "solver": "adam",
+    "alpha": 0.0001,
+    "batch_size": 32,
+    "learning_rate": "constant",
+    "learning_rate_init": 0.003,
+    "max_iter": 300,
+    "shuffle": True,
+    "random_state": None,
+    "tol": 0.01,
+    "verbose": False,
+    "warm_start": False,
+    "momentum": 0.9,
+    "nesterovs_momentum": True,
+    "early_stopping": False,
+    "validation_fraction": 0.1,
+    "beta_1": 0.9,
+    "beta_2": 0.999,
+    "epsilon": 1e-8,
+    "n_iter_no_change": 75,
+    "rho": 0.9,
+    "bidirectional": False,
+    "dropout": 0.0,
+    "recurrent_dropout": 0.0,
+    "clip_norm": None,
+    "dtype": "float32",
+    "standardize_X": True,
+}
+
+
+def _parameters_init(defaults):
+    """An estimator's ``__init__``: the first parameter positional or by keyword, the others
+    by keyword only, each stored under its name and nothing else done (scikit-learn's rule).
+
+    Its signature is built from ``defaults``, so that ``inspect.signature``, ``help`` and
+    scikit-learn's ``get_params`` see every parameter and default, written once.
+    """
+    first, *others = defaults
+    kinds = {first: inspect.Parameter.POSITIONAL_OR_KEYWORD}
+    signature = inspect.Signature(
+        [
+            inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+            *(
+                inspect.Parameter(
+                    name, kinds.get(name, inspect.Parameter.KEYWORD_ONLY), default=default
+                )
+                for name, default in defaults.items()
+            ),
+        ]
+    )
+
+    def __init__(self, *args, **kwargs):
+        try:
+            arguments = signature.bind(self, *args, **kwargs)
+        except TypeError as exc:  # as Python words it for a written-out signature
+            raise TypeError(f"{type(self).__name__}.__init__() {exc}") from None
+        arguments.apply_defaults()
+        for name, value in list(arguments.arguments.items())[1:]:
+            setattr(self, name, value)
+
+    __init__.__signature__ = signature
+    return __init__
+
+
 def _document(doc):
     """Class docstrings share the parameters and attributes they have in common."""
 
@@ -203,65 +272,6 @@ class _BaseLSTM(BaseEstimator):
         "dtype": [StrOptions({"float32", "float64"}), Options(type, {np.float32, np.float64})],
         "standardize_X": ["boolean"],
     }
-
-    def __init__(
-        self,
-        hidden_layer_sizes=(64,),
-        *,
-        solver="adam",
-        alpha=0.0001,
-        batch_size=32,
-        learning_rate="constant",
-        learning_rate_init=0.003,
-        max_iter=300,
-        shuffle=True,
-        random_state=None,
-        tol=0.01,
-        verbose=False,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=75,
-        rho=0.9,
-        bidirectional=False,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        clip_norm=None,
-        dtype="float32",
-        standardize_X=True,
-    ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.rho = rho
-        self.bidirectional = bidirectional
-        self.dropout = dropout
-        self.recurrent_dropout = recurrent_dropout
-        self.clip_norm = clip_norm
-        self.dtype = dtype
-        self.standardize_X = standardize_X
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -327,10 +337,6 @@ class _BaseLSTM(BaseEstimator):
             return None
         step_weights = None if weights is None else np.repeat(weights, seqs.lengths)
         return scaling.standardisation(seqs.data, step_weights)
-
-    def _fit_target_units(self, Y, weights):
-        """The target standardisation of a first fit, None for none."""
-        return None
 
     # --- Validation ------------------------------------------------------------------------
 
@@ -413,25 +419,26 @@ class _BaseLSTM(BaseEstimator):
         continuing = hasattr(self, "network_") and (incremental or self.warm_start)
         seqs, feature_names = self._validate_sequences(X, reset=not continuing)
         self._check_y(y, seqs.n_samples)
-        y, Y, loss, target_attributes = self._encode_targets(
+        targets = self._encode_targets(
             y, reset=not continuing, classes=classes, incremental=incremental
         )
+        y, loss = targets.y, targets.loss
         weights = self._sample_weights(y, sample_weight, seqs)
         _check_total_weight(weights)
         if continuing:
-            self._check_continuation(hidden_sizes, Y.shape[1])
+            self._check_continuation(hidden_sizes, targets.Y.shape[1])
         # The standardisations of inputs and targets, fixed by the first fit.
         if continuing:
-            input_units, target_units = self._input_units, self._output_units()
+            input_units = self._input_units
         else:
             input_units = self._fit_input_units(seqs, weights)
-            target_units = self._fit_target_units(Y, weights)
         seqs = seqs.standardised(input_units)
-        if target_units is not None:
-            Y = (Y - target_units[0]) / target_units[1]
-        encodings = {**target_attributes, "_input_units": input_units}
         if is_regressor(self):
-            encodings["_target_units"] = target_units
+            targets.standardise(
+                self._target_units if continuing else self._fit_target_units(targets.Y, weights)
+            )
+        Y = targets.Y
+        fitted = {**targets.attributes, "_input_units": input_units}
         self._check_magnitudes(Y, weights, seqs.data.dtype)
 
         # Train copies: only a completed fit changes the estimator.
@@ -456,7 +463,7 @@ class _BaseLSTM(BaseEstimator):
             if continuing and incremental
             else check_random_state(self.random_state)
         )
-        scorer = self._scorer(loss, encodings)
+        scorer = self._scorer(targets)
         optimizer = (
             copy.deepcopy(self._optimizer)
             if continuing and incremental
@@ -500,7 +507,7 @@ class _BaseLSTM(BaseEstimator):
             loss,
             seqs,
             feature_names,
-            encodings,
+            fitted,
             continuing,
             incremental,
             epochs_before,
@@ -520,13 +527,13 @@ class _BaseLSTM(BaseEstimator):
         loss,
         seqs,
         feature_names,
-        encodings,
+        fitted,
         continuing,
         incremental,
         epochs_before,
     ):
         """Make a training's outcome the estimator's fitted state."""
-        for name, value in encodings.items():
+        for name, value in fitted.items():
             setattr(self, name, value)
         if not continuing:
             self.n_features_in_ = seqs.n_features
@@ -742,6 +749,25 @@ class _BaseLSTM(BaseEstimator):
         return z.astype(np.float64)
 
 
+@dataclass
+class _Targets:
+    """A fit's targets: ``y`` validated (what scores and stratification read), ``Y`` as the
+    network trains on it (one column per output), the loss, and the fitted attributes
+    that the encoding defines (``classes_``...)."""
+
+    y: np.ndarray
+    Y: np.ndarray
+    loss: object
+    attributes: dict
+
+    def standardise(self, units):
+        """Train on Y standardised by ``units``, (shift, scale) per output, or as it is if
+        None; the units become the fitted ``_target_units``."""
+        self.attributes["_target_units"] = units
+        if units is not None:
+            self.Y = (self.Y - units[0]) / units[1]
+
+
 def _check_total_weight(weights):
     """Weights must leave something to train on, and have a finite total."""
     if weights is None:
@@ -814,68 +840,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         "class_weight": [None, dict, StrOptions({"balanced"})],
     }
 
-    def __init__(
-        self,
-        hidden_layer_sizes=(64,),
-        *,
-        solver="adam",
-        alpha=0.0001,
-        batch_size=32,
-        learning_rate="constant",
-        learning_rate_init=0.003,
-        max_iter=300,
-        shuffle=True,
-        random_state=None,
-        tol=0.01,
-        verbose=False,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=75,
-        rho=0.9,
-        bidirectional=False,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        clip_norm=None,
-        dtype="float32",
-        standardize_X=True,
-        class_weight=None,
-    ):
-        super().__init__(
-            hidden_layer_sizes,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            rho=rho,
-            bidirectional=bidirectional,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            clip_norm=clip_norm,
-            dtype=dtype,
-            standardize_X=standardize_X,
-        )
-        self.class_weight = class_weight
+    __init__ = _parameters_init({**_DEFAULTS, "class_weight": None})
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -935,7 +900,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _encode_targets(self, y, *, reset, classes, incremental):
-        """(y validated, y encoded for the loss, the loss, fitted attributes to set)."""
+        """y validated and encoded for the loss, as ``_Targets``."""
         y = check_array(y, ensure_2d=False, dtype=None, input_name="y")  # finite, not sparse
         multilabel = type_of_target(y) == "multilabel-indicator"
         if not multilabel:
@@ -976,7 +941,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
             raise ValueError(f"y holds labels {unseen.tolist()} that are not in classes.")
         loss = SoftmaxCrossEntropy() if binarizer.y_type_ == "multiclass" else SigmoidCrossEntropy()
         Y = binarizer.transform(y).astype(np.float64)
-        return y, Y, loss, {"classes_": binarizer.classes_, "_label_binarizer": binarizer}
+        return _Targets(y, Y, loss, {"classes_": binarizer.classes_, "_label_binarizer": binarizer})
 
     def _sample_weights(self, y, sample_weight, seqs):
         weights = super()._sample_weights(y, sample_weight, seqs)
@@ -1023,8 +988,8 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         return None
 
     @staticmethod
-    def _scorer(loss, encodings):
-        binarizer = encodings["_label_binarizer"]
+    def _scorer(targets):
+        loss, binarizer = targets.loss, targets.attributes["_label_binarizer"]
         return lambda z, y, w: accuracy_score(y, _labels(loss, binarizer, z), sample_weight=w)
 
     def predict(self, X):
@@ -1120,70 +1085,9 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         "standardize_y": ["boolean"],
     }
 
-    def __init__(
-        self,
-        hidden_layer_sizes=(64,),
-        *,
-        solver="adam",
-        alpha=0.0001,
-        batch_size=32,
-        learning_rate="constant",
-        learning_rate_init=0.003,
-        max_iter=300,
-        shuffle=True,
-        random_state=None,
-        tol=0.01,
-        verbose=False,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=75,
-        rho=0.9,
-        bidirectional=False,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        clip_norm=None,
-        dtype="float32",
-        standardize_X=True,
-        output_activation="identity",
-        standardize_y=True,
-    ):
-        super().__init__(
-            hidden_layer_sizes,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            rho=rho,
-            bidirectional=bidirectional,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            clip_norm=clip_norm,
-            dtype=dtype,
-            standardize_X=standardize_X,
-        )
-        self.output_activation = output_activation
-        self.standardize_y = standardize_y
+    __init__ = _parameters_init(
+        {**_DEFAULTS, "output_activation": "identity", "standardize_y": True}
+    )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -1237,9 +1141,10 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
         if y.ndim > 2:
             raise ValueError(f"y must be 1-D or 2-D (n_samples, n_outputs); got {y.ndim}-D.")
-        return y, y.reshape(len(y), -1), SquaredError(self.output_activation), {}
+        return _Targets(y, y.reshape(len(y), -1), SquaredError(self.output_activation), {})
 
     def _fit_target_units(self, Y, weights):
+        """The target standardisation of a first fit, None for none."""
         if self.standardize_y and self.output_activation == "identity":
             return scaling.standardisation(Y, weights)
         return None
@@ -1267,8 +1172,8 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         return None
 
     @staticmethod
-    def _scorer(loss, encodings):
-        units = encodings["_target_units"]
+    def _scorer(targets):
+        loss, units = targets.loss, targets.attributes["_target_units"]
         return lambda z, y, w: r2_score(y, _values(loss, z, units), sample_weight=w)
 
     def predict(self, X):

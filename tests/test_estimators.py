@@ -1,7 +1,10 @@
 """LSTMClassifier and LSTMRegressor: losses by task, learning, sklearn tooling, training
 controls, prediction."""
 
+import ast
+import inspect
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -392,3 +395,26 @@ def test_clone_and_pickle(rng):
     # The restored views still alias the flat vector.
     restored.network_.params[:] = 0
     assert not restored.network_.views.head_W.any()
+
+
+@pytest.mark.parametrize("Estimator", [LSTMClassifier, LSTMRegressor])
+def test_documented_defaults_are_the_signature_s(Estimator):
+    # The defaults are written once (_DEFAULTS); the class docstring states each one.
+    documented = {}
+    for line in Estimator.__doc__.splitlines():
+        match = re.fullmatch(r"    ([\w, ]+) : .*, default=(.+)", line)
+        if match:
+            names = match[1].split(", ")
+            values = match[2].split(", ") if len(names) > 1 else [match[2]]
+            documented.update(zip(names, map(ast.literal_eval, values), strict=True))
+    signature = inspect.signature(Estimator).parameters
+    assert documented == {name: p.default for name, p in signature.items()}
+    assert list(signature)[0] == "hidden_layer_sizes"
+    assert all(p.kind == p.KEYWORD_ONLY for p in list(signature.values())[1:])
+
+
+def test_unknown_or_extra_positional_parameters_are_type_errors():
+    with pytest.raises(TypeError, match=r"LSTMClassifier.__init__\(\) got an unexpected .*'hiden'"):
+        LSTMClassifier(hiden=3)
+    with pytest.raises(TypeError, match=r"LSTMRegressor.__init__\(\) too many positional"):
+        LSTMRegressor(8, "adam")
