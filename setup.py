@@ -18,7 +18,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNELS = ["_blas", "_fastmath_check", "_lstm", "_openmp", "_optim", "_packing"]
+KERNELS = ["_blas", "_fastmath_check", "_lstm", "_openmp", "_optim", "_packing", "_pooling"]
 
 CHECKS = os.environ.get("SKLSTM_CYTHON_CHECKS", "0") == "1"
 DIRECTIVES = {
