@@ -5,7 +5,7 @@ package never imports it. The functions are ``static inline`` in the header, so 
 is compiled where it is called: ``evaluate`` runs them in ``omp simd`` loops like the gate
 passes', one copy per ISA level (with GCC on x86-64 Linux: baseline, x86-64-v3 with its
 FMA contractions, x86-64-v4; one copy elsewhere), and ``gate_activations`` runs
-``_gates.h``'s forward gate pass, compiled here as in ``_lstm`` (same header, same flags)
+``_cells.h``'s LSTM forward pass, compiled here as in ``_recurrent`` (same header, same flags)
 and dispatched the same way, to the clone for this CPU.
 """
 from cython cimport floating
@@ -16,8 +16,8 @@ cdef extern from *:
     """
     #include "_fastmath.h"
     #pragma GCC diagnostic push
-    #pragma GCC diagnostic ignored "-Wunused-function"  /* the backward pass, unused here */
-    #include "_gates.h"
+    #pragma GCC diagnostic ignored "-Wunused-function"  /* the other cells' math, unused here */
+    #include "_cells.h"
     #pragma GCC diagnostic pop
 
     #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__) \
@@ -85,10 +85,10 @@ cdef extern from *:
     int sk_fm_best_level() noexcept nogil
     void sk_fm_f(int level, int f, const float *x, float *y, Py_ssize_t n) noexcept nogil
     void sk_fm_d(int level, int f, const double *x, double *y, Py_ssize_t n) noexcept nogil
-    void sk_gates_forward_f(float *g, const float *bias, const float *c_prev, float *c,
-                            float *h, Py_ssize_t H) noexcept nogil
-    void sk_gates_forward_d(double *g, const double *bias, const double *c_prev,
-                            double *c, double *h, Py_ssize_t H) noexcept nogil
+    void sk_lstm_forward_f(float *g, const float *bias, const float *c_prev, float *c,
+                           float *h, Py_ssize_t H) noexcept nogil
+    void sk_lstm_forward_d(double *g, const double *bias, const double *c_prev,
+                           double *c, double *h, Py_ssize_t H) noexcept nogil
 
 
 FUNCTIONS = ("exp", "sigmoid", "tanh")
@@ -141,9 +141,9 @@ def gate_activations(const floating[::1] x not None, floating[::1] sigmoid not N
             bias[j] = -0.0
         memset(c_prev, 0, n * sizeof(floating))
         if floating is float:
-            sk_gates_forward_f(g, bias, c_prev, c_prev + n, c_prev + 2 * n, n)
+            sk_lstm_forward_f(g, bias, c_prev, c_prev + n, c_prev + 2 * n, n)
         else:
-            sk_gates_forward_d(g, bias, c_prev, c_prev + n, c_prev + 2 * n, n)
+            sk_lstm_forward_d(g, bias, c_prev, c_prev + n, c_prev + 2 * n, n)
         for j in range(n):
             sigmoid[j] = g[j]
             tanh[j] = g[2 * n + j]
