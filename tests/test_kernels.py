@@ -581,13 +581,14 @@ def chunked_predictions(net, seqs, n_threads, monkeypatch):
     return out, chunks
 
 
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("hidden_sizes", [(5,), (6, 4)])
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("lengths", ["equal", "ragged", "one"])
 @pytest.mark.parametrize("window_rows", [None, 1, 7, "one chunk"])
 def test_prediction_equals_training_forward_bitwise(
-    rng, monkeypatch, scheme, dtype, hidden_sizes, bidirectional, lengths, window_rows
+    rng, monkeypatch, scheme, dtype, hidden_sizes, bidirectional, lengths, window_rows, cell
 ):
     # Prediction keeps only each layer's running state; training's forward keeps every
     # step: over the same chunk of sequences, their outputs must agree to the bit, whatever
@@ -596,7 +597,7 @@ def test_prediction_equals_training_forward_bitwise(
     # chunk": all sequences in one chunk, in windows of 7 rows).
     from sklstm import _network
 
-    net = make_network(rng, 3, hidden_sizes, 2, dtype, bidirectional)
+    net = make_network(rng, 3, hidden_sizes, 2, dtype, bidirectional, cell)
     if lengths == "equal":
         X = rng.normal(size=(9, 11, 3)).astype(dtype)
     else:
@@ -605,9 +606,8 @@ def test_prediction_equals_training_forward_bitwise(
     seqs = check_sequences(X, dtype=dtype)
     if window_rows is not None:
         rows = 7 if window_rows == "one chunk" else window_rows
-        monkeypatch.setattr(
-            _network, "PREDICT_BYTES", rows * 4 * max(hidden_sizes) * np.dtype(dtype).itemsize
-        )
+        scratch = net.spec.predict_scratch(max(hidden_sizes)) * np.dtype(dtype).itemsize
+        monkeypatch.setattr(_network, "PREDICT_BYTES", rows * scratch)
     if window_rows == "one chunk":
         real_chunks = _network._chunks
         monkeypatch.setattr(
