@@ -107,7 +107,8 @@ extensions = [
             *GENERATED,
             *map(str, KERNEL_DIR.glob("*.tp")),
             "sklstm/_kernels/_fastmath.h",
-            "sklstm/_kernels/_matmul.h",
+            "sklstm/_kernels/_isa.h",
+            "sklstm/_kernels/_isa.pxi",
         ],
     )
     for name in KERNELS

@@ -5,8 +5,8 @@ import pytest
 from joblib import cpu_count
 from threadpoolctl import threadpool_limits
 
-from sklstm._kernels import _optim, _packing, _recurrent
-from sklstm._kernels._blas import _step_product_levels, gemm_memview, step_product_memview
+from sklstm._kernels import _blas, _optim, _packing, _recurrent
+from sklstm._kernels._blas import gemm_memview, step_product_memview
 from sklstm._kernels._openmp import openmp_enabled
 from sklstm._kernels._recurrent import GRULayer, LSTMLayer
 from sklstm._network import Workspace
@@ -546,8 +546,8 @@ def test_step_product_of_every_isa_level(rng, dtype, shape):
     exact = a.astype(np.float64) @ b.astype(np.float64)
     tol = 1e-5 if dtype == np.float32 else 1e-13
     try:
-        for level in _step_product_levels():
-            _step_product_levels(level)
+        for level in _blas.isa_levels():
+            _blas._force_isa_level(level)
             out = c.copy()
             step_product_memview(a, b, out, True)
             np.testing.assert_allclose(out, exact + c, rtol=tol, atol=tol * np.sqrt(k))
@@ -559,7 +559,48 @@ def test_step_product_of_every_isa_level(rng, dtype, shape):
                 step_product_memview(a[i : i + 1], b, row, False)
                 np.testing.assert_array_equal(row[0], out[i])
     finally:
-        _step_product_levels(0)
+        _blas._force_isa_level(0)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layer_passes_of_every_isa_level(rng, scheme, cell, dtype):
+    # Every copy this CPU can run of the cells' math (_recurrent) and of the products
+    # (_blas), each module at each level: the forward against the step-by-step
+    # reference, and every output and gradient against the best level's. They differ by
+    # rounding only (FMA contracts some products from x86-64-v3 on).
+    net = make_network(rng, 3, (6,), 1, dtype, cell=cell)
+    X = random_sequences(rng, [9, 1, 4, 9, 6], 3, dtype)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert _recurrent.isa_levels() == _blas.isa_levels()
+    results = {}
+    try:
+        for level in _recurrent.isa_levels():
+            _recurrent._force_isa_level(level)
+            _blas._force_isa_level(level)
+            batch, results[level] = run_layer(net, X, n_threads=2)
+    finally:
+        _recurrent._force_isa_level(0)
+        _blas._force_isa_level(0)
+    best = results[_recurrent.isa_levels()[0]]
+    for level, out in results.items():
+        for i, sample in enumerate(batch.order):
+            rows = batch.offsets[:-1][: len(X[sample])] + i
+            expected = REFERENCES[cell](net.views.layers[0][0], X[sample].astype(np.float64))
+            np.testing.assert_allclose(
+                out["Hs"][rows], expected, rtol=tol, atol=tol, err_msg=f"level {level}"
+            )
+        for name in out:
+            np.testing.assert_allclose(
+                out[name], best[name], rtol=tol, atol=tol, err_msg=f"{name} at level {level}"
+            )
+
+
+def test_isa_levels_are_checked():
+    for module in (_blas, _recurrent):
+        assert module.isa_levels()[-1] == 1  # the baseline runs everywhere
+        with pytest.raises(ValueError, match="level 2 is not one of this CPU's"):
+            module._force_isa_level(2)
 
 
 # --- prediction in windows of steps ---------------------------------------------------------
