@@ -1,5 +1,9 @@
 """Build the Cython kernels of sklstm.
 
+Files ending in ``.tp`` in sklstm/_kernels are Tempita templates (Cython's): each is
+expanded into the file of its name without ``.tp`` (``_recurrent.pyx.tp`` ->
+``_recurrent.pyx``) before Cython runs. The expansions are not under version control.
+
 OpenMP is detected by compiling and linking a small test program with the compiler that
 builds the extensions; ``-fopenmp`` is used only where that works, and the kernels fall
 back to serial loops otherwise. Environment variables:
@@ -14,11 +18,13 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+from Cython import Tempita
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNELS = ["_blas", "_fastmath_check", "_lstm", "_openmp", "_optim", "_packing", "_pooling"]
+KERNELS = ["_blas", "_fastmath_check", "_openmp", "_optim", "_packing", "_pooling", "_recurrent"]
+KERNEL_DIR = Path("sklstm/_kernels")
 
 CHECKS = os.environ.get("SKLSTM_CYTHON_CHECKS", "0") == "1"
 DIRECTIVES = {
@@ -60,11 +66,24 @@ def openmp_flag(compiler):
     return flag
 
 
+def expand_templates():
+    """Expand every template of the kernels, rewriting an expansion only when it changes
+    (so that Cython and the compiler do not redo what is up to date). Returns them."""
+    expanded = []
+    for template in sorted(KERNEL_DIR.glob("*.tp")):
+        target = template.with_suffix("")
+        text = Tempita.sub(template.read_text(), name=template.name)
+        if not target.exists() or target.read_text() != text:
+            target.write_text(text)
+        expanded.append(str(target))
+    return expanded
+
+
 class BuildExt(build_ext):
     def build_extensions(self):
         flag = openmp_flag(self.compiler)
         print(f"sklstm: building {'with' if flag else 'WITHOUT'} OpenMP")
-        # -fopenmp-simd: the `omp simd` loops of _gates.h, even without OpenMP.
+        # -fopenmp-simd: the `omp simd` loops of _cells.h, even without OpenMP.
         # -fno-trapping-math, -fno-math-errno: no value changes (nothing here traps or reads
         # errno), but branch-free selects may then be computed on both sides and sqrt needs
         # no error branch, which lets those loops vectorise.
@@ -78,15 +97,18 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
+GENERATED = expand_templates()
 extensions = [
     Extension(
         f"sklstm._kernels.{name}",
         [f"sklstm/_kernels/{name}.pyx"],
         include_dirs=["sklstm/_kernels"],
         depends=[
+            *GENERATED,
+            *map(str, KERNEL_DIR.glob("*.tp")),
             "sklstm/_kernels/_fastmath.h",
-            "sklstm/_kernels/_gates.h",
-            "sklstm/_kernels/_matmul.h",
+            "sklstm/_kernels/_isa.h",
+            "sklstm/_kernels/_isa.pxi",
         ],
     )
     for name in KERNELS

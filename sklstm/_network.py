@@ -1,14 +1,20 @@
 """The model as data: one flat parameter vector, views per layer, forward and backward.
 
 Layout of the flat vector, layer after layer and, in a bidirectional network, direction
-after direction (forward, then reverse): ``W_ih`` (4H, D_in), ``W_hh`` stored transposed
-(H, 4H), ``bias`` (4H,), in PyTorch's gate order i, f, g, o; then the dense head ``W``
-(n_outputs, n_directions * H) and ``b`` (n_outputs,). A layer's input is the layer below's
-output, both directions side by side. Gradients use a second vector of the same layout.
+after direction (forward, then reverse): the cell's blocks (``_cells``: an LSTM's
+``W_ih`` (4H, D_in), ``W_hh`` stored transposed (H, 4H), ``bias`` (4H,), in PyTorch's gate
+order i, f, g, o; a GRU's the same with 3H, gates r, z, n, then ``bias_hn`` (H,)); then
+the dense head ``W`` (n_outputs, n_directions * H) and ``b`` (n_outputs,). A layer's input
+is the layer below's output, both directions side by side. Gradients use a second vector
+of the same layout.
 
 The views show every matrix in PyTorch's shape: ``W_hh`` is the transpose of its stored
 block. Stored transposed, W_hh enters the forward pass's step product as it is: prediction,
 which has no backward pass to share the cost of a transpose, never makes one.
+
+The head reads each sequence's last hidden state of the top layer: in training's forward
+(``_head``), in backward where dL/dh enters the top layer (``_head_backward``), and in
+prediction, which keeps only those states (``_keep_last``).
 
 The reverse direction runs the same kernels on the batch with every sequence reversed in
 time: reversed sequences keep their lengths, so they pack into the same offsets, and a row
@@ -16,8 +22,9 @@ permutation (``reverse_rows``) maps one layout onto the other. Each sequence's l
 the reversed layout is its first step in time, where the reverse direction ends.
 
 Prediction keeps no history: a long batch runs in windows of steps, each layer carrying
-each sequence's cell state and last hidden state from one window to the next, and only the
-top layer's last hidden states reach the head (memory: ``LSTMNetwork.predict``).
+each sequence's state (its last hidden state, and an LSTM's cell state) from one window to
+the next, and only the top layer's last hidden states reach the head (memory:
+``LSTMNetwork.predict``).
 """
 
 from typing import NamedTuple
@@ -25,35 +32,29 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _aligned as aligned
-from ._kernels import _lstm
+from ._cells import CELLS, glorot_uniform
 from ._kernels._packing import reverse_rows, scale_rows, take_rows
 from ._sequences import pack_batch
 
 # Prediction runs in chunks of at most this many sequences (measured fastest on M: their
-# buffers stay in cache), and of at most this many bytes in a layer's gate buffer; a longer
-# chunk, a single sequence, in windows of steps of as many bytes. So its memory is bounded
-# whatever the number and length of the sequences (see LSTMNetwork.predict).
+# buffers stay in cache), and of at most this many bytes in a layer's scratch (gates, and
+# a GRU's recurrent product); a longer chunk, a single sequence, in windows of steps of as
+# many bytes. So its memory is bounded whatever the number and length of the sequences
+# (see LSTMNetwork.predict).
 PREDICT_SEQUENCES = 128
 PREDICT_BYTES = 1 << 26
 
 
-class LayerParams(NamedTuple):
-    """One direction of one layer."""
-
-    W_ih: np.ndarray  # (4H, D_in)
-    W_hh: np.ndarray  # (4H, H), a transposed view of the stored (H, 4H) block
-    bias: np.ndarray  # (4H,)
-
-
 class Params(NamedTuple):
-    layers: list  # per layer, a tuple of LayerParams: (forward,) or (forward, reverse)
+    layers: list  # per layer, a tuple of the cell's params: (forward,) or (forward, reverse)
     head_W: np.ndarray
     head_b: np.ndarray
 
     @property
     def weights(self):
         """The views that L2 regularisation applies to (biases excluded)."""
-        return [w for layer in self.layers for cell in layer for w in cell[:2]] + [self.head_W]
+        cells = [cell for layer in self.layers for cell in layer]
+        return [w for cell in cells for w in (cell.W_ih, cell.W_hh)] + [self.head_W]
 
 
 class DropoutMasks(NamedTuple):
@@ -65,19 +66,33 @@ class DropoutMasks(NamedTuple):
 
 
 class LSTMNetwork:
-    """Stacked LSTM layers and a dense head on the last hidden state of each sequence."""
+    """Stacked recurrent layers of one cell (``cell``: "lstm" or "gru", ``_cells.CELLS``)
+    and a dense head on the last hidden state of each sequence.
+
+    The name is the one pickles of the LSTM-only networks before it refer to.
+    """
 
     # What describes a network besides its parameters and dtype.
-    _CONFIG = ("n_features", "hidden_sizes", "n_outputs", "n_directions")
+    _CONFIG = ("n_features", "hidden_sizes", "n_outputs", "n_directions", "cell")
 
-    def __init__(self, n_features, hidden_sizes, n_outputs, dtype, bidirectional=False):
+    def __init__(
+        self, n_features, hidden_sizes, n_outputs, dtype, bidirectional=False, cell="lstm"
+    ):
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
         self.n_features = n_features
         self.hidden_sizes = tuple(hidden_sizes)
         self.n_outputs = n_outputs
         self.dtype = np.dtype(dtype)
         self.n_directions = 2 if bidirectional else 1
+        self.cell = cell
         self._params = aligned.zeros(self._n_params(), self.dtype)
         self.views = self.unpack(self._params)
+
+    @property
+    def spec(self):
+        """The cell's ``CellSpec``."""
+        return CELLS[self.cell]
 
     @property
     def params(self):
@@ -101,7 +116,7 @@ class LSTMNetwork:
 
     def _shapes(self):
         layers = [
-            [[(4 * H, n_in), (H, 4 * H), (4 * H,)]] * self.n_directions
+            [self.spec.shapes(n_in, H)] * self.n_directions
             for n_in, H in zip(self.layer_inputs(), self.hidden_sizes, strict=True)
         ]
         head_in = self.n_directions * self.hidden_sizes[-1]
@@ -125,7 +140,7 @@ class LSTMNetwork:
 
         layer_shapes, head_shapes = self._shapes()
         layers = [
-            tuple(LayerParams(take(ih), take(hh).T, take(bias)) for ih, hh, bias in layer)
+            tuple(self.spec.views([take(shape) for shape in cell]) for cell in layer)
             for layer in layer_shapes
         ]
         return Params(layers, *map(take, head_shapes))
@@ -137,6 +152,8 @@ class LSTMNetwork:
         return {**state, "params": self._params, "dtype": self.dtype.name}
 
     def __setstate__(self, state):
+        # Saved before GRUs, a network was an LSTM.
+        state = {"cell": "lstm", **state} if isinstance(state, dict) else state
         # A loaded state may come from a damaged or hand-made file: check it before use.
         try:
             config = (
@@ -149,6 +166,7 @@ class LSTMNetwork:
             dtype, params = np.dtype(state["dtype"]), state["params"]
             valid = valid and state["n_directions"] <= 2 and dtype.name in ("float32", "float64")
             valid = valid and isinstance(params, np.ndarray) and params.dtype == dtype
+            valid = valid and isinstance(state["cell"], str) and state["cell"] in CELLS
         except (KeyError, TypeError, ValueError):
             valid = False
         if not valid or set(state) != {*self._CONFIG, "params", "dtype"}:
@@ -163,16 +181,12 @@ class LSTMNetwork:
         self.views = self.unpack(self._params)
 
     def initialize(self, rng):
-        """Keras's defaults: Glorot-uniform input and head weights, orthogonal recurrent
-        weights, zero biases but the forget gate's, which starts at 1."""
+        """Keras's defaults: the cell's (``CellSpec.initialize``), a Glorot-uniform head
+        and a zero head bias."""
         for layer in self.views.layers:
             for cell in layer:
-                H = cell.W_hh.shape[1]
-                cell.W_ih[:] = _glorot_uniform(rng, cell.W_ih.shape)
-                cell.W_hh[:] = _orthogonal(rng, cell.W_hh.shape)
-                cell.bias[:] = 0
-                cell.bias[H : 2 * H] = 1
-        self.views.head_W[:] = _glorot_uniform(rng, self.views.head_W.shape)
+                self.spec.initialize(cell, rng)
+        self.views.head_W[:] = glorot_uniform(rng, self.views.head_W.shape)
         self.views.head_b[:] = 0
 
     def draw_masks(self, rng, batch, dropout, recurrent_dropout):
@@ -200,34 +214,22 @@ class LSTMNetwork:
         if self.n_directions == 2:
             reverse_rows(offsets, ws.perm[:N])
         x = batch.X
-        for k, (layer, buffers) in enumerate(zip(self.views.layers, ws.layers, strict=True)):
-            for d, (cell, buf) in enumerate(zip(layer, buffers, strict=True)):
-                x_in = x
+        for k, (layer, kernels) in enumerate(zip(self.views.layers, ws.layers, strict=True)):
+            for d, (cell, kernel) in enumerate(zip(layer, kernels, strict=True)):
+                x_in, staged = x, ws.staged[k][d]
                 if d == 1:  # the reverse direction reads the batch reversed in time
-                    take_rows(x, ws.perm[:N], buf.X[:N])
-                    x_in = buf.X[:N]
+                    take_rows(x, ws.perm[:N], staged[:N])
+                    x_in = staged[:N]
                 if masks is not None and masks.inputs[k][d] is not None:
-                    scale_rows(x_in, offsets, masks.inputs[k][d], buf.X[:N])
-                    x_in = buf.X[:N]
-                buf.x = x_in  # what backward differentiates against
+                    scale_rows(x_in, offsets, masks.inputs[k][d], staged[:N])
+                    x_in = staged[:N]
+                ws.read[k][d] = x_in  # what backward differentiates against
                 mask = None if masks is None else masks.recurrent[k][d]
-                _lstm.forward_train(
-                    x_in,
-                    offsets,
-                    cell.W_ih,
-                    cell.W_hh.T,
-                    cell.bias,
-                    buf.G[:N],
-                    buf.C[:N],
-                    buf.Hs[:N],
-                    None if mask is None else buf.Hm[:N],
-                    mask,
-                    n_threads,
-                )
+                kernel.forward_train(x_in, offsets, cell, mask, n_threads)
             if k < len(self.hidden_sizes) - 1:
-                states = [buf.Hs[:N] for buf in buffers]
+                states = [kernel.Hs[:N] for kernel in kernels]
                 x = _in_time_order(states, ws.perm[:N], ws.outputs[k])
-        ws.h_last, out = self._head([buf.Hs for buf in ws.layers[-1]], batch.last_rows)
+        ws.h_last, out = self._head([kernel.Hs for kernel in ws.layers[-1]], batch.last_rows)
         return out
 
     def _head(self, states, last_rows):
@@ -240,59 +242,45 @@ class LSTMNetwork:
         )
         return h_last, h_last @ self.views.head_W.T + self.views.head_b
 
-    def backward(self, batch, ws, d_out, g, n_threads):
-        """Gradient of the loss into the views ``g`` of the gradient vector, given
-        ``d_out`` = d loss / d outputs, for the batch ``forward`` last ran."""
-        N, B, offsets = batch.offsets[-1], len(batch.order), batch.offsets
+    def _head_backward(self, batch, ws, d_out, g):
+        """The head's gradients into ``g``, and dL/dh of the top layer's states into its
+        ``dHs``: the head reads each sequence's last state, dL/dh is zero elsewhere."""
+        N = batch.offsets[-1]
         np.matmul(d_out.T, ws.h_last, out=g.head_W)
         np.sum(d_out, axis=0, out=g.head_b)
         d_last = d_out @ self.views.head_W
-        top = ws.layers[-1]
-        H = top[0].Hs.shape[1]
-        for d, buf in enumerate(top):  # dL/dh: only at each sequence's last step
-            buf.dHs[:N] = 0
-            buf.dHs[batch.last_rows] = d_last[:, d * H : (d + 1) * H]
+        H = self.hidden_sizes[-1]
+        for d, kernel in enumerate(ws.layers[-1]):
+            kernel.dHs[:N] = 0
+            kernel.dHs[batch.last_rows] = d_last[:, d * H : (d + 1) * H]
+
+    def backward(self, batch, ws, d_out, g, n_threads):
+        """Gradient of the loss into the views ``g`` of the gradient vector, given
+        ``d_out`` = d loss / d outputs, for the batch ``forward`` last ran."""
+        N, offsets = batch.offsets[-1], batch.offsets
+        self._head_backward(batch, ws, d_out, g)
         masks = ws.masks
         for k in range(len(self.hidden_sizes) - 1, -1, -1):
-            layer, grad, buffers = self.views.layers[k], g.layers[k], ws.layers[k]
-            for d, (cell, cell_grad, buf) in enumerate(zip(layer, grad, buffers, strict=True)):
+            layer, grad, kernels = self.views.layers[k], g.layers[k], ws.layers[k]
+            for d, (cell, cell_grad, kernel) in enumerate(zip(layer, grad, kernels, strict=True)):
                 mask = None if masks is None else masks.recurrent[k][d]
                 if k == 0:
                     dX = None
                 elif self.n_directions == 1:  # straight into the layer below
                     dX = ws.layers[k - 1][0].dHs[:N]
                 else:
-                    dX = buf.dX[:N]
-                np.copyto(buf.W_hh, cell.W_hh)  # the backward pass takes W_hh untransposed
-                _lstm.backward(
-                    buf.x,
-                    offsets,
-                    cell.W_ih,
-                    buf.W_hh,
-                    buf.G[:N],
-                    buf.C[:N],
-                    buf.Hs[:N],
-                    buf.dHs[:N],
-                    buf.dC[:B],
-                    cell_grad.W_ih,
-                    cell_grad.W_hh.T,
-                    cell_grad.bias,
-                    dX,
-                    None if mask is None else buf.Hm[:N],
-                    mask,
-                    None if mask is None else buf.R[:B],
-                    n_threads,
-                )
+                    dX = ws.input_grads[k][d][:N]
+                kernel.backward(ws.read[k][d], offsets, cell, cell_grad, dX, mask, n_threads)
                 if dX is not None and masks is not None and masks.inputs[k][d] is not None:
                     scale_rows(dX, offsets, masks.inputs[k][d], dX)
             if k > 0 and self.n_directions == 2:
-                self._split_input_gradient(buffers, ws.layers[k - 1], ws.perm[:N], N)
+                self._split_input_gradient(ws.input_grads[k], ws.layers[k - 1], ws.perm[:N], N)
 
-    def _split_input_gradient(self, buffers, below, perm, N):
+    def _split_input_gradient(self, input_grads, below, perm, N):
         """dL/d(input) of a bidirectional layer, as dL/dh of each direction of the layer
         below: both directions' input gradients, in time order, split by direction."""
-        H = below[0].Hs.shape[1]
-        dX_f, dX_r = buffers[0].dX[:N], buffers[1].dX[:N]  # dX_r in reversed layout
+        H = below[0].hidden_size
+        dX_f, dX_r = input_grads[0][:N], input_grads[1][:N]  # dX_r in reversed layout
         forward, reverse = below[0].dHs[:N], below[1].dHs[:N]
         take_rows(dX_r[:, :H], perm, forward)
         forward += dX_f[:, :H]
@@ -313,12 +301,13 @@ class LSTMNetwork:
         the length of the sequences, but for a stacked bidirectional network's.
 
         Sequences run in chunks (packed batches) of at most ``PREDICT_SEQUENCES``
-        sequences and ``max_rows`` rows, as many as a gate buffer of ``PREDICT_BYTES``
-        holds in the widest layer. A chunk of more rows, a single long sequence, runs in
-        windows of consecutive steps of at most ``max_rows`` rows (one step at least):
-        each direction of each layer carries its state, each sequence's cell state and
-        last hidden state, from one window to the next (``_lstm.forward_predict``), with
-        the hidden states of a single pass over the chunk, bit for bit.
+        sequences and ``max_rows`` rows, as many as a layer's scratch of ``PREDICT_BYTES``
+        holds in the widest layer (``CellSpec.predict_scratch``). A chunk of more rows, a
+        single long sequence, runs in windows of consecutive steps of at most ``max_rows``
+        rows (one step at least): each direction of each layer carries its state, each
+        sequence's last hidden state and an LSTM's cell state, from one window to the next
+        (``RecurrentLayer.forward_predict``), with the hidden states of a single pass over
+        the chunk, bit for bit.
 
         Unidirectional: each window runs through every layer in turn, and of the top
         layer's states only each sequence's last is kept. Memory: per layer, one window's
@@ -341,13 +330,14 @@ class LSTMNetwork:
             if seqs.equal_lengths
             else np.argsort(-seqs.lengths, kind="stable")
         )
-        max_rows = PREDICT_BYTES // (4 * max(self.hidden_sizes) * self.dtype.itemsize)
+        scratch = self.spec.predict_scratch(max(self.hidden_sizes)) * self.dtype.itemsize
+        max_rows = PREDICT_BYTES // scratch
         bidirectional = self.n_directions == 2
         predict_chunk = _predict_bidirectional if bidirectional else _predict_unidirectional
         for idx in _chunks(longest_first, seqs.lengths[longest_first], max_rows):
             batch = pack_batch(seqs, idx)
             states, last_rows = predict_chunk(
-                self.views.layers, batch, _windows(batch.offsets, max_rows), n_threads
+                self.spec, self.views.layers, batch, _windows(batch.offsets, max_rows), n_threads
             )
             out[batch.order] = self._head(states, last_rows)[1]
         return out
@@ -402,27 +392,29 @@ def _windows(offsets, max_rows):
 
 class _Carried:
     """One direction of one layer run window after window over a packed batch: each
-    sequence's cell state and hidden state at its last step run so far (row i for the
-    batch's i-th sequence), carried into the next window."""
+    sequence's state at its last step run so far (row i for the batch's i-th sequence),
+    its hidden state and an LSTM's cell state, carried into the next window."""
 
-    def __init__(self, B, H, dtype):
-        self.c = aligned.empty((B, H), dtype)
+    def __init__(self, spec, B, H, dtype):
+        self.kernel = spec.kernel
+        self.c = aligned.empty((B, H), dtype) if spec.kernel.CELL_STATE else None
         self.h = aligned.empty((B, H), dtype)
         self.started = False
 
     def run(self, cell, x, offsets, n_threads):
         """Hidden states of the next window: input rows ``x``, steps ``offsets`` from 0."""
-        Hs = _layer_pass(cell, x, offsets, n_threads, self.c, self.h if self.started else None)
+        h0 = self.h if self.started else None
+        Hs = _layer_pass(self.kernel, cell, x, offsets, n_threads, self.c, h0)
         last = offsets[-2]
         self.h[: offsets[-1] - last] = Hs[last:]
         self.started = True
         return Hs
 
 
-def _layer_pass(cell, x, offsets, n_threads, c=None, h0=None):
+def _layer_pass(kernel, cell, x, offsets, n_threads, c=None, h0=None):
     """Hidden states of one direction of one layer over the packed rows ``x``."""
     Hs = np.empty((x.shape[0], cell.W_hh.shape[1]), dtype=x.dtype)
-    _lstm.forward_predict(x, offsets, cell.W_ih, cell.W_hh.T, cell.bias, Hs, n_threads, c, h0)
+    kernel.forward_predict(x, offsets, cell, Hs, n_threads, c, h0)
     return Hs
 
 
@@ -441,16 +433,16 @@ def _keep_last(Hs, batch, t0, t1, last):
     last[ending] = Hs[batch.last_rows[ending] - offsets[t0]]
 
 
-def _predict_unidirectional(layers, batch, windows, n_threads):
+def _predict_unidirectional(spec, layers, batch, windows, n_threads):
     """The top layer's hidden states over a chunk, and which rows of them are each
     sequence's last (``LSTMNetwork.predict``)."""
     if windows is None:
         x = batch.X
         for (cell,) in layers:
-            x = _layer_pass(cell, x, batch.offsets, n_threads)
+            x = _layer_pass(spec.kernel, cell, x, batch.offsets, n_threads)
         return [x], batch.last_rows
     B, dtype = len(batch.order), batch.X.dtype
-    carried = [_Carried(B, cell.W_hh.shape[1], dtype) for (cell,) in layers]
+    carried = [_Carried(spec, B, cell.W_hh.shape[1], dtype) for (cell,) in layers]
     last = np.empty((B, layers[-1][0].W_hh.shape[1]), dtype=dtype)
     for t0, t1 in windows:
         r0, r1, offsets = _window_rows(batch.offsets, t0, t1)
@@ -461,7 +453,7 @@ def _predict_unidirectional(layers, batch, windows, n_threads):
     return [last], slice(None)
 
 
-def _predict_bidirectional(layers, batch, windows, n_threads):
+def _predict_bidirectional(spec, layers, batch, windows, n_threads):
     """``_predict_unidirectional`` for a bidirectional network: the top layer's states of
     each direction, the reverse one's in the reversed layout."""
     N, B, dtype = batch.offsets[-1], len(batch.order), batch.X.dtype
@@ -471,8 +463,10 @@ def _predict_bidirectional(layers, batch, windows, n_threads):
     for k, layer in enumerate(layers):
         top = k == len(layers) - 1
         if windows is None:
-            states = [_layer_pass(layer[0], x, batch.offsets, n_threads)]
-            states.append(_layer_pass(layer[1], _take(x, perm), batch.offsets, n_threads))
+            states = [
+                _layer_pass(spec.kernel, layer[0], x, batch.offsets, n_threads),
+                _layer_pass(spec.kernel, layer[1], _take(x, perm), batch.offsets, n_threads),
+            ]
             if top:
                 return states, batch.last_rows
             x = _in_time_order(states, perm)
@@ -481,7 +475,7 @@ def _predict_bidirectional(layers, batch, windows, n_threads):
         # The top layer's last states, or this layer's output: the next one's input.
         out = [np.empty((B, H), dtype=dtype) for _ in layer] if top else np.empty((N, 2 * H), dtype)
         for d, cell in enumerate(layer):
-            state = _Carried(B, H, dtype)
+            state = _Carried(spec, B, H, dtype)
             for t0, t1 in windows:
                 r0, r1, offsets = _window_rows(batch.offsets, t0, t1)
                 rows = slice(r0, r1) if d == 0 else perm[r0:r1]  # this layout's rows of x
@@ -494,26 +488,6 @@ def _predict_bidirectional(layers, batch, windows, n_threads):
     return out, slice(None)
 
 
-class _CellBuffers:
-    """One direction of one layer: what its forward pass keeps and its backward pass uses."""
-
-    def __init__(self, rows, batch, n_in, H, dtype, staged_input, recurrent_dropout, dX):
-        self.G = aligned.empty((rows, 4 * H), dtype)
-        self.C = aligned.empty((rows, H), dtype)
-        self.Hs = aligned.empty((rows, H), dtype)
-        self.dHs = aligned.empty((rows, H), dtype)
-        self.dC = aligned.empty((batch, H), dtype)
-        self.W_hh = aligned.empty((4 * H, H), dtype)
-        # The input as this direction reads it, when it is not the layer below's output
-        # itself: reversed in time, or under input dropout.
-        self.X = aligned.empty((rows, n_in), dtype) if staged_input else None
-        self.Hm = aligned.empty((rows, H), dtype) if recurrent_dropout else None
-        self.R = aligned.empty((batch, H), dtype) if recurrent_dropout else None
-        # Bidirectional layers above the first: each direction's input gradient.
-        self.dX = aligned.empty((rows, n_in), dtype) if dX else None
-        self.x = None  # the input forward read, for backward
-
-
 class Workspace:
     """Buffers of training's forward and backward passes, reused from batch to batch."""
 
@@ -522,36 +496,38 @@ class Workspace:
         self.h_last = None  # the head's input, kept by forward for backward
         self.masks = None  # the dropout masks forward used
         bidirectional = net.n_directions == 2
+        sizes = list(zip(net.layer_inputs(), net.hidden_sizes, strict=True))
+        directions = range(net.n_directions)
         self.X = aligned.empty((rows, net.n_features), net.dtype)
         self.perm = np.empty(rows, dtype=np.intp)
+        # Per layer and direction: the kernel, with the buffers of its passes.
         self.layers = [
             [
-                _CellBuffers(
-                    rows,
-                    batch,
-                    n_in,
-                    H,
-                    net.dtype,
-                    staged_input=d == 1 or bool(dropout),
-                    recurrent_dropout=bool(recurrent_dropout),
-                    dX=bidirectional and k > 0,
-                )
-                for d in range(net.n_directions)
+                net.spec.kernel(n_in, H, net.dtype, rows, batch, bool(recurrent_dropout))
+                for _ in directions
             ]
-            for k, (n_in, H) in enumerate(zip(net.layer_inputs(), net.hidden_sizes, strict=True))
+            for n_in, H in sizes
+        ]
+        # The input as a direction reads it, when it is not the layer below's output
+        # itself: reversed in time, or under input dropout.
+        self.staged = [
+            [
+                aligned.empty((rows, n_in), net.dtype) if d == 1 or dropout else None
+                for d in directions
+            ]
+            for n_in, _ in sizes
+        ]
+        self.read = [[None for _ in directions] for _ in sizes]  # what forward read
+        # Bidirectional layers above the first: each direction's input gradient.
+        self.input_grads = [
+            [
+                aligned.empty((rows, n_in), net.dtype) if bidirectional and k > 0 else None
+                for _ in directions
+            ]
+            for k, (n_in, _) in enumerate(sizes)
         ]
         # Each bidirectional layer's output but the top one's: the next layer's input.
         self.outputs = [
             aligned.empty((rows, 2 * H), net.dtype) if bidirectional else None
             for H in net.hidden_sizes[:-1]
         ]
-
-
-def _glorot_uniform(rng, shape):
-    limit = np.sqrt(6.0 / sum(shape))
-    return rng.uniform(-limit, limit, size=shape)
-
-
-def _orthogonal(rng, shape):
-    q, r = np.linalg.qr(rng.standard_normal(shape))
-    return q * np.sign(np.diag(r))

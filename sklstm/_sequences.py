@@ -44,7 +44,7 @@ class Sequences(NamedTuple):
 
 
 class Batch(NamedTuple):
-    """A packed, time-major batch (see ``_kernels/_lstm.pyx`` for the layout)."""
+    """A packed, time-major batch (see ``_kernels/_recurrent.pyx.tp`` for the layout)."""
 
     X: np.ndarray  # (N, n_features) packed steps
     offsets: np.ndarray  # (T + 1,) first row of each step

@@ -11,13 +11,16 @@ def random_sequences(rng, lengths, n_features, dtype=np.float64):
     return [rng.normal(size=(T, n_features)).astype(dtype) for T in lengths]
 
 
-def make_network(rng, n_features, hidden_sizes, n_outputs, dtype=np.float64, bidirectional=False):
-    net = LSTMNetwork(n_features, hidden_sizes, n_outputs, dtype, bidirectional)
+def make_network(
+    rng, n_features, hidden_sizes, n_outputs, dtype=np.float64, bidirectional=False, cell="lstm"
+):
+    net = LSTMNetwork(n_features, hidden_sizes, n_outputs, dtype, bidirectional, cell)
     net.initialize(rng)
     # Random biases too, so that no gradient is checked only at a symmetric point.
     for layer in net.views.layers:
-        for cell in layer:
-            cell.bias[:] = rng.normal(scale=0.5, size=cell.bias.shape)
+        for params in layer:
+            for bias in params[2:]:
+                bias[:] = rng.normal(scale=0.5, size=bias.shape)
     net.views.head_b[:] = rng.normal(size=net.views.head_b.shape)
     return net
 
@@ -51,11 +54,11 @@ def rng():
 @pytest.fixture(params=["rows", "columns"])
 def scheme(request):
     """Run a test under each parallel scheme of the layer kernels (chosen by size in use)."""
-    from sklstm._kernels import _lstm
+    from sklstm._kernels import _recurrent
 
-    _lstm._force_scheme(["rows", "columns"].index(request.param))
+    _recurrent._force_scheme(["rows", "columns"].index(request.param))
     yield request.param
-    _lstm._force_scheme(-1)
+    _recurrent._force_scheme(-1)
 
 
 def pytest_report_header(config):

@@ -12,16 +12,23 @@ import numpy as np
 from conftest import make_network, random_sequences
 from torch_reference import torch_forward_backward
 
-# (name, lengths, n_features, hidden sizes, n_outputs, loss, bidirectional)
+# (name, lengths, n_features, hidden sizes, n_outputs, loss, bidirectional, cell)
 CASES = [
-    ("equal-1layer-binary", [6, 6, 6, 6], 3, (5,), 1, "binary", False),
-    ("ragged-1layer-multiclass", [9, 4, 7, 1, 7, 3], 2, (6,), 4, "multiclass", False),
-    ("ragged-2layer-multilabel", [5, 8, 2, 8, 6], 3, (4, 4), 3, "multilabel", False),
-    ("ragged-2layer-mixed-mse", [3, 10, 6, 1, 10, 4, 2], 2, (6, 3), 2, "mse-identity", False),
-    ("ragged-3layer-tanh", [12, 7, 9, 3], 4, (5, 5, 5), 1, "mse-tanh", False),
-    ("wide-batch-sigmoid", list(range(1, 41)), 2, (7,), 2, "mse-sigmoid", False),
-    ("bidirectional-ragged-1layer", [7, 2, 5, 1, 7], 3, (4,), 3, "multiclass", True),
-    ("bidirectional-ragged-2layer", [3, 9, 4, 6, 1], 2, (5, 3), 1, "mse-identity", True),
+    ("equal-1layer-binary", [6, 6, 6, 6], 3, (5,), 1, "binary", False, "lstm"),
+    ("ragged-1layer-multiclass", [9, 4, 7, 1, 7, 3], 2, (6,), 4, "multiclass", False, "lstm"),
+    ("ragged-2layer-multilabel", [5, 8, 2, 8, 6], 3, (4, 4), 3, "multilabel", False, "lstm"),
+    ("ragged-2layer-mixed-mse", [3, 10, 6, 1, 10, 4, 2], 2, (6, 3), 2, "mse-identity", False)
+    + ("lstm",),
+    ("ragged-3layer-tanh", [12, 7, 9, 3], 4, (5, 5, 5), 1, "mse-tanh", False, "lstm"),
+    ("wide-batch-sigmoid", list(range(1, 41)), 2, (7,), 2, "mse-sigmoid", False, "lstm"),
+    ("bidirectional-ragged-1layer", [7, 2, 5, 1, 7], 3, (4,), 3, "multiclass", True, "lstm"),
+    ("bidirectional-ragged-2layer", [3, 9, 4, 6, 1], 2, (5, 3), 1, "mse-identity", True, "lstm"),
+    # Appended: the cases above keep their random draws.
+    ("gru-equal-1layer-binary", [6, 6, 6, 6], 3, (5,), 1, "binary", False, "gru"),
+    ("gru-ragged-2layer-multiclass", [9, 4, 7, 1, 7, 3], 2, (6, 3), 4, "multiclass", False)
+    + ("gru",),
+    ("gru-wide-batch-sigmoid", list(range(1, 41)), 2, (7,), 2, "mse-sigmoid", False, "gru"),
+    ("gru-bidirectional-ragged-2layer", [3, 9, 4, 6, 1], 2, (5, 3), 1, "mse-tanh", True, "gru"),
 ]
 
 FIXTURE = Path(__file__).parent / "fixtures" / "torch_parity.npz"
@@ -39,8 +46,10 @@ def main():
     rng = np.random.default_rng(2026)
     arrays = {}
     cases = []
-    for name, lengths, n_features, hidden, n_outputs, loss_name, bidirectional in CASES:
-        net = make_network(rng, n_features, hidden, n_outputs, bidirectional=bidirectional)
+    for name, lengths, n_features, hidden, n_outputs, loss_name, bidirectional, cell in CASES:
+        net = make_network(
+            rng, n_features, hidden, n_outputs, bidirectional=bidirectional, cell=cell
+        )
         X = random_sequences(rng, lengths, n_features)
         Y = targets(rng, loss_name, len(lengths), n_outputs)
         out, loss, grad = torch_forward_backward(net, X, Y, loss_name)
@@ -52,6 +61,7 @@ def main():
                 "n_outputs": n_outputs,
                 "loss": loss_name,
                 "bidirectional": bidirectional,
+                "cell": cell,
             }
         )
         arrays |= {

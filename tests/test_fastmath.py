@@ -1,12 +1,12 @@
 """``_fastmath.h``'s exp, sigmoid and tanh: error in ulp, saturation and order.
 
-The gate passes (``_gates.h``) inline these branch-free functions into loops compiled once
-per ISA level (GCC's target_clones on x86-64 Linux: baseline, x86-64-v3, whose FMA
-contractions change the rounding, and x86-64-v4), one of which is picked at load time.
-The functions are ``static inline``, so the test-only module ``_fastmath_check`` compiles
-them into the same kind of ``omp simd`` loop once per level and runs each copy this CPU
-can run; it also runs the gate pass itself, the clone picked for this CPU, which must give
-the same bits as that level's copy.
+The cells (``_cells.h``) inline these branch-free functions into loops compiled once per
+ISA level (``_isa.h``; with GCC on x86-64 Linux: baseline, x86-64-v3, whose FMA
+contractions change the rounding, and x86-64-v4), the best of which runs. The functions
+are ``static inline``, so the test-only module ``_fastmath_check`` compiles them into the
+same kind of ``omp simd`` loop once per level and runs each copy this CPU can run; it also
+runs the LSTM's forward pass itself at each level, which must give the same bits as that
+level's copy.
 
 Error: ``|f(x) - exact|`` in ulps of the dtype, an ulp of a value in [2^(e-1), 2^e) being
 2^(e - p), p = 24 or 53 bits (below the smallest normal, the subnormals' spacing). The
@@ -54,7 +54,7 @@ from sklstm._kernels._fastmath_check import FUNCTIONS
 ULP_BOUND = 2.5
 
 DTYPES = [np.float32, np.float64]
-LEVELS = _fastmath_check.levels()  # 4, 3, 1: x86-64-v4, -v3, baseline; this CPU's
+LEVELS = _fastmath_check.isa_levels()  # 4, 3, 1: x86-64-v4, -v3, baseline; this CPU's
 LEVEL_IDS = [{4: "x86-64-v4", 3: "x86-64-v3", 1: "baseline"}[level] for level in LEVELS]
 
 # exp's clamp: the arguments beyond saturate.
@@ -155,15 +155,16 @@ def test_error_in_ulp(dtype, function, level):
     assert errors[worst] <= ULP_BOUND, f"{errors[worst]:.4f} ulp at x = {x[worst]!r}"
 
 
+@pytest.mark.parametrize("level", LEVELS, ids=LEVEL_IDS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_gate_pass_runs_the_same_functions(dtype):
-    # The clone of the gate pass picked for this CPU, as the layer kernels call it: its
-    # activations are the bits of the best level's copy, tested above.
+def test_gate_pass_runs_the_same_functions(dtype, level):
+    # The LSTM's forward pass at each level, as the layer kernels call it: its activations
+    # are the bits of that level's copy, tested above.
     x = inputs(dtype)
     sigmoid, tanh = np.empty_like(x), np.empty_like(x)
-    _fastmath_check.gate_activations(x, sigmoid, tanh)
-    np.testing.assert_array_equal(sigmoid, evaluate("sigmoid", x, LEVELS[0]))
-    np.testing.assert_array_equal(tanh, evaluate("tanh", x, LEVELS[0]))
+    _fastmath_check.gate_activations(x, sigmoid, tanh, level)
+    np.testing.assert_array_equal(sigmoid, evaluate("sigmoid", x, level))
+    np.testing.assert_array_equal(tanh, evaluate("tanh", x, level))
 
 
 @pytest.mark.parametrize("level", LEVELS, ids=LEVEL_IDS)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from sklstm._losses import SigmoidCrossEntropy, SoftmaxCrossEntropy, SquaredError
+from sklstm._sequences import check_sequences, pack_batch
 
 from conftest import loss_and_grad, make_network, random_sequences
 
@@ -65,6 +66,15 @@ def test_gradient_matches_finite_differences(rng, scheme, loss_name, lengths, n_
     np.testing.assert_allclose(grad, expected, rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("lengths, n_features, hidden", SHAPES)
+def test_gru_gradient_matches_finite_differences(rng, scheme, lengths, n_features, hidden):
+    # Every loss is checked on LSTMs above: it enters the same way whatever the cell.
+    loss, kind, n_outputs = LOSSES["multiclass"]
+    net = make_network(rng, n_features, hidden, n_outputs, cell="gru")
+    X = random_sequences(rng, lengths, n_features)
+    check_gradient(net, X, targets(rng, kind, len(lengths), n_outputs), loss)
+
+
 def check_gradient(net, X, Y, loss, masks=None):
     _, grad = loss_and_grad(net, X, Y, loss, masks=masks)
     expected = numerical_gradient(net, X, Y, loss, masks)
@@ -80,27 +90,32 @@ MORE_SHAPES = [
 ]
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
 @pytest.mark.parametrize("loss_name", ["multiclass", "mse-tanh"])
 @pytest.mark.parametrize("lengths, n_features, hidden", MORE_SHAPES)
-def test_bidirectional_gradient(rng, scheme, loss_name, lengths, n_features, hidden):
+def test_bidirectional_gradient(rng, scheme, loss_name, lengths, n_features, hidden, cell):
     loss, kind, n_outputs = LOSSES[loss_name]
-    net = make_network(rng, n_features, hidden, n_outputs, bidirectional=True)
+    net = make_network(rng, n_features, hidden, n_outputs, bidirectional=True, cell=cell)
     X = random_sequences(rng, lengths, n_features)
     check_gradient(net, X, targets(rng, kind, len(lengths), n_outputs), loss)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("lengths, n_features, hidden", MORE_SHAPES)
-def test_gradient_with_fixed_dropout_masks(rng, scheme, bidirectional, lengths, n_features, hidden):
+def test_gradient_with_fixed_dropout_masks(
+    rng, scheme, bidirectional, lengths, n_features, hidden, cell
+):
     loss, kind, n_outputs = LOSSES["mse-identity"]
-    net = make_network(rng, n_features, hidden, n_outputs, bidirectional=bidirectional)
+    net = make_network(rng, n_features, hidden, n_outputs, bidirectional=bidirectional, cell=cell)
     X = random_sequences(rng, lengths, n_features)
     masks = net.draw_masks(rng, len(lengths), dropout=0.3, recurrent_dropout=0.4)
     check_gradient(net, X, targets(rng, kind, len(lengths), n_outputs), loss, masks)
 
 
-def test_l2_penalty_gradient(rng):
-    net = make_network(rng, 2, (3,), 1)
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_l2_penalty_gradient(rng, cell):
+    net = make_network(rng, 2, (3, 2), 1, bidirectional=True, cell=cell)
     g = np.zeros_like(net.params)
     scale = 0.3
     penalty = net.add_l2(net.unpack(g), scale)
@@ -111,3 +126,39 @@ def test_l2_penalty_gradient(rng):
     np.testing.assert_allclose(
         np.concatenate([w.ravel() for w in net.unpack(g).weights]), scale * weights
     )
+
+
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_input_gradient_of_a_layer_matches_finite_differences(rng, scheme, cell, masked):
+    # dL/dX of a layer's backward (the network checks it through the layers above the
+    # first; here the first's too), for L = sum(V * Hs), V fixed: dL/dh = V.
+    net = make_network(rng, 3, (4,), 1, cell=cell)
+    params = net.views.layers[0][0]
+    seqs = check_sequences(random_sequences(rng, [5, 2, 4, 1], 3), dtype=np.float64)
+    batch = pack_batch(seqs, np.arange(seqs.n_samples))
+    N, B = batch.offsets[-1], len(batch.order)
+    layer = net.spec.kernel(3, 4, np.float64, N, B, recurrent_dropout=masked)
+    mask = net.draw_masks(rng, B, 0, 0.5).recurrent[0][0] if masked else None
+    V = rng.normal(size=(N, 4))
+
+    def loss(X):
+        layer.forward_train(X, batch.offsets, params, mask, 1)
+        return float(np.sum(V * layer.Hs[:N]))
+
+    X = batch.X.copy()
+    loss(X)
+    layer.dHs[:N] = V
+    dX = np.empty_like(X)
+    grads = net.unpack(np.zeros_like(net.params)).layers[0][0]
+    layer.backward(X, batch.offsets, params, grads, dX, mask, 1)
+    expected = np.empty_like(X)
+    for index in np.ndindex(X.shape):
+        saved = X[index]
+        X[index] = saved + 1e-6
+        up = loss(X)
+        X[index] = saved - 1e-6
+        expected[index] = (up - loss(X)) / 2e-6
+        X[index] = saved
+    assert np.abs(expected).max() > 1e-3
+    np.testing.assert_allclose(dX, expected, rtol=1e-6, atol=1e-9)

@@ -5,9 +5,10 @@ import pytest
 from joblib import cpu_count
 from threadpoolctl import threadpool_limits
 
-from sklstm._kernels import _lstm, _optim, _packing
-from sklstm._kernels._blas import _step_product_levels, gemm_memview, step_product_memview
+from sklstm._kernels import _blas, _optim, _packing, _recurrent
+from sklstm._kernels._blas import gemm_memview, step_product_memview
 from sklstm._kernels._openmp import openmp_enabled
+from sklstm._kernels._recurrent import GRULayer, LSTMLayer
 from sklstm._network import Workspace
 from sklstm._sequences import check_sequences, pack_batch
 from sklstm._threading import effective_n_threads, single_threaded_blas
@@ -48,9 +49,7 @@ def test_openmp_build_and_thread_budget(monkeypatch):
         assert effective_n_threads() == cores + 3
 
 
-def kernel_weights(layer):
-    """A layer's weights as the kernels take them: W_ih, W_hh transposed, bias."""
-    return layer.W_ih, layer.W_hh.T, layer.bias
+CELLS = ["lstm", "gru"]
 
 
 def run_layer(net, X, n_threads):
@@ -59,44 +58,23 @@ def run_layer(net, X, n_threads):
     seqs = check_sequences(X, dtype=net.dtype)
     ws = Workspace(net, int(seqs.lengths.sum()), seqs.n_samples)
     batch = pack_batch(seqs, np.arange(seqs.n_samples), ws.X)
-    buf = ws.layers[0][0]
-    N, B = batch.offsets[-1], len(batch.order)
-    weights = kernel_weights(net.views.layers[0][0])
+    kernel = ws.layers[0][0]
+    N = batch.offsets[-1]
+    params = net.views.layers[0][0]
     out = {}
     with single_threaded_blas():
-        _lstm.forward_train(
-            batch.X,
-            batch.offsets,
-            *weights,
-            buf.G[:N],
-            buf.C[:N],
-            buf.Hs[:N],
-            None,
-            None,
-            n_threads,
-        )
-        out |= {"G": buf.G[:N].copy(), "C": buf.C[:N].copy(), "Hs": buf.Hs[:N].copy()}
-        grads = [np.empty_like(w) for w in weights]
+        kernel.forward_train(batch.X, batch.offsets, params, None, n_threads)
+        kept = {name: getattr(kernel, name) for name in ("G", "Q", "C", "Hs")}
+        out |= {name: a[:N].copy() for name, a in kept.items() if a is not None}
+        grads = net.unpack(np.full_like(net.params, np.nan)).layers[0][0]
         dX = np.empty_like(batch.X)
-        buf.dHs[:N] = 1
-        _lstm.backward(
-            batch.X,
-            batch.offsets,
-            weights[0],
-            np.ascontiguousarray(net.views.layers[0][0].W_hh),  # backward takes it untransposed
-            buf.G[:N],
-            buf.C[:N],
-            buf.Hs[:N],
-            buf.dHs[:N],
-            buf.dC[:B],
-            *grads,
-            dX,
-            None,
-            None,
-            None,
-            n_threads,
-        )
-    return batch, out | dict(zip(["dW_ih", "dW_hhT", "dbias"], grads, strict=True), dX=dX)
+        kernel.dHs[:N] = 1
+        kernel.backward(batch.X, batch.offsets, params, grads, dX, None, n_threads)
+    return batch, out | {f"d{name}": g.copy() for name, g in grads._asdict().items()} | {"dX": dX}
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
 
 
 def reference_lstm(layer, x, input_mask=1.0, recurrent_mask=1.0):
@@ -106,27 +84,47 @@ def reference_lstm(layer, x, input_mask=1.0, recurrent_mask=1.0):
     h, c, out = np.zeros(H), np.zeros(H), []
     for x_t in x:
         z = layer.W_ih @ (x_t * input_mask) + layer.W_hh @ (h * recurrent_mask) + layer.bias
-        i, f, o = (1 / (1 + np.exp(-z[s * H : (s + 1) * H])) for s in (0, 1, 3))
+        i, f, o = (sigmoid(z[s * H : (s + 1) * H]) for s in (0, 1, 3))
         c = f * c + i * np.tanh(z[2 * H : 3 * H])
         h = o * np.tanh(c)
         out.append(h)
     return np.array(out)
 
 
-def test_forward_matches_step_by_step_reference(rng, scheme):
-    net = make_network(rng, 3, (6,), 1)
+def reference_gru(layer, x, input_mask=1.0, recurrent_mask=1.0):
+    """``reference_lstm`` for a GRU, PyTorch's equations: the reset gate multiplies
+    W_hn h + b_hn; the recurrent mask enters the products only, not z * h."""
+    H = layer.W_hh.shape[1]
+    h, out = np.zeros(H), []
+    for x_t in x:
+        gi = layer.W_ih @ (x_t * input_mask) + layer.bias
+        gh = layer.W_hh @ (h * recurrent_mask)
+        r = sigmoid(gi[:H] + gh[:H])
+        z = sigmoid(gi[H : 2 * H] + gh[H : 2 * H])
+        n = np.tanh(gi[2 * H :] + r * (gh[2 * H :] + layer.bias_hn))
+        h = (1 - z) * n + z * h
+        out.append(h)
+    return np.array(out)
+
+
+REFERENCES = {"lstm": reference_lstm, "gru": reference_gru}
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_forward_matches_step_by_step_reference(rng, scheme, cell):
+    net = make_network(rng, 3, (6,), 1, cell=cell)
     X = random_sequences(rng, [9, 1, 4, 9, 6], 3)
     batch, out = run_layer(net, X, n_threads=2)
     Hs = out["Hs"]
     for i, sample in enumerate(batch.order):
         rows = batch.offsets[:-1][: len(X[sample])] + i
-        np.testing.assert_allclose(
-            Hs[rows], reference_lstm(net.views.layers[0][0], X[sample]), rtol=1e-12, atol=1e-14
-        )
+        expected = REFERENCES[cell](net.views.layers[0][0], X[sample])
+        np.testing.assert_allclose(Hs[rows], expected, rtol=1e-12, atol=1e-14)
 
 
-def test_dropout_masks_follow_keras(rng, scheme):
-    net = make_network(rng, 3, (6,), 1)
+@pytest.mark.parametrize("cell", CELLS)
+def test_dropout_masks_follow_keras(rng, scheme, cell):
+    net = make_network(rng, 3, (6,), 1, cell=cell)
     X = random_sequences(rng, [9, 1, 4, 9, 6], 3)
     masks = net.draw_masks(rng, len(X), dropout=0.5, recurrent_dropout=0.5)
     seqs = check_sequences(X, dtype=np.float64)
@@ -137,15 +135,16 @@ def test_dropout_masks_follow_keras(rng, scheme):
     Hs = ws.layers[0][0].Hs
     for i, sample in enumerate(batch.order):  # masks are by position in the batch
         rows = batch.offsets[:-1][: len(X[sample])] + i
-        expected = reference_lstm(
+        expected = REFERENCES[cell](
             net.views.layers[0][0], X[sample], masks.inputs[0][0][i], masks.recurrent[0][0][i]
         )
         np.testing.assert_allclose(Hs[rows], expected, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_layer_passes_are_bitwise_independent_of_threads(rng, scheme, dtype):
-    net = make_network(rng, 4, (16,), 2, dtype)
+def test_layer_passes_are_bitwise_independent_of_threads(rng, scheme, dtype, cell):
+    net = make_network(rng, 4, (16,), 2, dtype, cell=cell)
     X = random_sequences(rng, rng.integers(1, 30, size=70), 4, dtype)
     _, one = run_layer(net, X, n_threads=1)
     _, two = run_layer(net, X, n_threads=2)
@@ -153,31 +152,31 @@ def test_layer_passes_are_bitwise_independent_of_threads(rng, scheme, dtype):
         assert np.array_equal(one[name], two[name]), name
 
 
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_layer_passes_are_bitwise_independent_of_the_scheme(rng, dtype):
+def test_layer_passes_are_bitwise_independent_of_the_scheme(rng, dtype, cell):
     # The scheme follows the thread count: it must not change a bit either.
-    net = make_network(rng, 4, (100,), 2, dtype)
+    net = make_network(rng, 4, (100,), 2, dtype, cell=cell)
     X = random_sequences(rng, rng.integers(1, 12, size=20), 4, dtype)
     try:
-        _lstm._force_scheme(0)
+        _recurrent._force_scheme(0)
         _, rows = run_layer(net, X, n_threads=2)
-        _lstm._force_scheme(1)
+        _recurrent._force_scheme(1)
         _, columns = run_layer(net, X, n_threads=2)
     finally:
-        _lstm._force_scheme(-1)
+        _recurrent._force_scheme(-1)
     for name in rows:
         assert np.array_equal(rows[name], columns[name]), name
 
 
-def test_forward_predict_matches_forward_train(rng, scheme):
-    net = make_network(rng, 3, (5,), 1)
+@pytest.mark.parametrize("cell", CELLS)
+def test_forward_predict_matches_forward_train(rng, scheme, cell):
+    net = make_network(rng, 3, (5,), 1, cell=cell)
     X = random_sequences(rng, [7, 2, 7, 5, 1], 3)
     batch, out = run_layer(net, X, n_threads=2)
     Hs = np.empty((batch.offsets[-1], 5))
     with single_threaded_blas():
-        _lstm.forward_predict(
-            batch.X, batch.offsets, *kernel_weights(net.views.layers[0][0]), Hs, 2
-        )
+        net.spec.kernel.forward_predict(batch.X, batch.offsets, net.views.layers[0][0], Hs, 2)
     np.testing.assert_array_equal(Hs, out["Hs"])
 
 
@@ -223,37 +222,140 @@ def test_optimizer_kernels_take_float32(rng):
     np.testing.assert_allclose(p, expected, rtol=1e-5)  # float32 arithmetic
 
 
-def test_kernels_reject_inconsistent_buffers(rng):
-    # The kernels index without bounds checks: a wrong buffer must be refused, not read.
-    net = make_network(rng, 3, (4,), 1)
+def layer_arguments(net, kernel):
+    """Valid arguments of a layer pass, by name, in call order: a batch of 6 rows (3
+    sequences of 2 steps) through a layer of H = 4 with room for it."""
+    args = {"X": np.zeros((6, 3)), "offsets": np.array([0, 3, 6]), "params": net.views.layers[0][0]}
+    if kernel == "backward":
+        args |= {
+            "grads": net.unpack(np.zeros_like(net.params)).layers[0][0],
+            "dX": np.zeros((6, 3)),
+        }
+    if kernel == "forward_predict":
+        args["Hs"] = np.zeros((6, 4))
+    else:
+        args["mask"] = np.ones((3, 4))
+    return args | {"n_threads": 1}
+
+
+def replaced(**values):
+    """An edit of a pass's arguments: some replaced."""
+    return lambda args: args.update(values)
+
+
+def reshaped(key, name, shape):
+    """An edit of a pass's arguments: the array ``name`` of ``key`` (params or grads) with
+    another shape (W_hh: of its stored, transposed block ``shape[::-1]``)."""
+
+    def edit(args):
+        value = np.zeros(shape[::-1]).T if name == "W_hh" else np.zeros(shape)
+        args[key] = args[key]._replace(**{name: value})
+
+    return edit
+
+
+def float32_inputs(args):
+    """An edit of a pass's arguments: X in float32 (and no mask or dX, which Cython would
+    refuse first as float64)."""
+    args.update(
+        {key: None for key in ("mask", "dX") if key in args}, X=np.zeros((6, 3), np.float32)
+    )
+
+
+PASSES = ("forward_train", "backward", "forward_predict")
+
+# A pass, an edit of its arguments and the words of the error.
+BAD_LAYER_CALLS = [
+    *[
+        (kernel, replaced(offsets=np.array(o)), match)
+        for kernel in PASSES
+        for o, match in [
+            ([0, 2, 6], "non-increasing"),
+            ([0, 3, 5], "from 0 to the number of packed rows"),
+        ]
+    ],
+    # An OpenMP num_threads clause below 1 aborts the process (libgomp).
+    *[
+        (kernel, replaced(n_threads=n), "n_threads must be at least 1")
+        for kernel in PASSES
+        for n in (0, -5)
+    ],
+    *[(kernel, float32_inputs, "X is not float64, the layer's dtype") for kernel in PASSES[:2]],
+    *[
+        (kernel, replaced(X=np.zeros(shape), offsets=np.array(o)), "does not fit the layer")
+        for kernel in PASSES[:2]
+        for shape, o in [((8, 3), [0, 4, 8]), ((6, 2), [0, 3, 6]), ((6, 3), [0, 4, 6])]
+    ],
+    *[
+        (kernel, reshaped("params", "W_ih", (16, 2)), r"W_ih has shape \(16, 2\), expected")
+        for kernel in PASSES
+    ],
+    *[
+        (kernel, reshaped("params", "W_hh", (16, 5)), r"W_hh transposed has shape \(5, 16\)")
+        for kernel in PASSES
+    ],
+    *[(kernel, reshaped("params", "bias", (7,)), "bias has 7 entries") for kernel in PASSES[::2]],
+    (
+        "forward_train",
+        replaced(mask=np.ones((2, 4))),
+        r"mask has shape \(2, 4\), expected \(3, 4\)",
+    ),
+    ("backward", replaced(mask=np.ones((3, 5))), r"mask has shape \(3, 5\), expected \(3, 4\)"),
+    ("backward", replaced(dX=np.zeros((6, 2))), r"dX has shape \(6, 2\), expected \(6, 3\)"),
+    ("backward", reshaped("grads", "W_ih", (8, 3)), r"gradient of W_ih has shape \(8, 3\)"),
+    ("backward", reshaped("grads", "W_hh", (8, 4)), "gradient of W_hh transposed has shape"),
+    ("backward", reshaped("grads", "bias", (3,)), "gradient of bias has 3 entries"),
+    ("forward_predict", replaced(Hs=np.zeros((5, 4))), r"Hs has shape \(5, 4\), expected \(6, 4\)"),
+]
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize(
+    "kernel, edit, match",
+    BAD_LAYER_CALLS,
+    ids=[f"{kernel}-{i}" for i, (kernel, _, _) in enumerate(BAD_LAYER_CALLS)],
+)
+def test_layer_kernels_refuse_what_they_would_index_out_of_bounds(rng, cell, kernel, edit, match):
+    # The kernels index without bounds checks: a call that does not fit is refused,
+    # before anything is written.
+    net = make_network(rng, 3, (4,), 1, cell=cell)
+    layer = net.spec.kernel(3, 4, np.float64, 6, 3, recurrent_dropout=True)
+    args = layer_arguments(net, kernel)
+    edit(args)
+    arrays = {k: v for k, v in args.items() if isinstance(v, np.ndarray)}
+    before = {k: v.copy() for k, v in arrays.items()} | {"params": net.params.copy()}
+    with pytest.raises(TypeError if "dtype" in match else ValueError, match=match):
+        getattr(layer, kernel)(*args.values())
+    for k, v in (arrays | {"params": net.params}).items():
+        np.testing.assert_array_equal(v, before[k], err_msg=k)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_layer_kernels_refuse_a_mask_without_room_for_it(rng, cell):
+    net = make_network(rng, 3, (4,), 1, cell=cell)
+    layer = net.spec.kernel(3, 4, np.float64, 6, 3)
+    assert layer.Hm is None and layer.R is None
     X, offsets = np.zeros((6, 3)), np.array([0, 3, 6])
-    G, C, Hs = np.empty((6, 16)), np.empty((6, 4)), np.empty((6, 4))
-    weights = kernel_weights(net.views.layers[0][0])
-    with pytest.raises(ValueError, match=r"G has shape \(6, 15\), expected \(6, 16\)"):
-        _lstm.forward_train(X, offsets, *weights, np.empty((6, 15)), C, Hs, None, None, 1)
-    with pytest.raises(ValueError, match="non-increasing"):
-        _lstm.forward_train(X, np.array([0, 2, 6]), *weights, G, C, Hs, None, None, 1)
-    with pytest.raises(ValueError, match="from 0 to the number of packed rows"):
-        _lstm.forward_train(X, np.array([0, 3, 5]), *weights, G, C, Hs, None, None, 1)
-    # W_hh transposed: H is read from it, so the first buffer found at odds is named.
-    with pytest.raises(ValueError, match=r"has shape \(\d+, \d+\), expected"):
-        _lstm.backward(
-            X,
-            offsets,
-            weights[0],
-            weights[1],
-            G,
-            C,
-            Hs,
-            np.empty((6, 4)),
-            np.empty((3, 4)),
-            *[np.empty_like(w) for w in weights],
-            None,
-            None,
-            None,
-            None,
-            1,
-        )
+    with pytest.raises(ValueError, match="without recurrent dropout: mask must be None"):
+        layer.forward_train(X, offsets, net.views.layers[0][0], np.ones((3, 4)), 1)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_layer_buffers_follow_the_cell(rng, cell):
+    # Allocated once, with room for the largest batch: what the cell keeps, and no more.
+    net = make_network(rng, 3, (4,), 1, np.float32, cell=cell)
+    layer = net.spec.kernel(3, 4, np.float32, 10, 5, recurrent_dropout=True)
+    GH = net.spec.gates * 4
+    shapes = {name: getattr(layer, name).shape for name in ("G", "Hs", "dHs", "Hm", "carry")}
+    assert shapes == {"G": (10, GH), "Hs": (10, 4), "dHs": (10, 4), "Hm": (10, 4), "carry": (5, 4)}
+    assert (layer.C is not None) == (cell == "lstm") and (layer.Q is not None) == (cell == "gru")
+    assert layer.W_hh.shape == (GH, 4) and layer.W_ihT.shape == (3, GH)
+    for name in ("G", "Hs", "dHs", "carry", "W_hh"):
+        assert getattr(layer, name).ctypes.data % 64 == 0 and layer.G.dtype == np.float32
+    with pytest.raises(ValueError, match="max_batch <= max_rows"):
+        net.spec.kernel(3, 4, np.float32, 4, 5)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        net.spec.kernel(3, 4, np.int64, 4, 4)
 
 
 # Each optimizer kernel: its state arrays, and its hyper-parameters (before n_threads).
@@ -444,8 +546,8 @@ def test_step_product_of_every_isa_level(rng, dtype, shape):
     exact = a.astype(np.float64) @ b.astype(np.float64)
     tol = 1e-5 if dtype == np.float32 else 1e-13
     try:
-        for level in _step_product_levels():
-            _step_product_levels(level)
+        for level in _blas.isa_levels():
+            _blas._force_isa_level(level)
             out = c.copy()
             step_product_memview(a, b, out, True)
             np.testing.assert_allclose(out, exact + c, rtol=tol, atol=tol * np.sqrt(k))
@@ -457,7 +559,48 @@ def test_step_product_of_every_isa_level(rng, dtype, shape):
                 step_product_memview(a[i : i + 1], b, row, False)
                 np.testing.assert_array_equal(row[0], out[i])
     finally:
-        _step_product_levels(0)
+        _blas._force_isa_level(0)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layer_passes_of_every_isa_level(rng, scheme, cell, dtype):
+    # Every copy this CPU can run of the cells' math (_recurrent) and of the products
+    # (_blas), each module at each level: the forward against the step-by-step
+    # reference, and every output and gradient against the best level's. They differ by
+    # rounding only (FMA contracts some products from x86-64-v3 on).
+    net = make_network(rng, 3, (6,), 1, dtype, cell=cell)
+    X = random_sequences(rng, [9, 1, 4, 9, 6], 3, dtype)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert _recurrent.isa_levels() == _blas.isa_levels()
+    results = {}
+    try:
+        for level in _recurrent.isa_levels():
+            _recurrent._force_isa_level(level)
+            _blas._force_isa_level(level)
+            batch, results[level] = run_layer(net, X, n_threads=2)
+    finally:
+        _recurrent._force_isa_level(0)
+        _blas._force_isa_level(0)
+    best = results[_recurrent.isa_levels()[0]]
+    for level, out in results.items():
+        for i, sample in enumerate(batch.order):
+            rows = batch.offsets[:-1][: len(X[sample])] + i
+            expected = REFERENCES[cell](net.views.layers[0][0], X[sample].astype(np.float64))
+            np.testing.assert_allclose(
+                out["Hs"][rows], expected, rtol=tol, atol=tol, err_msg=f"level {level}"
+            )
+        for name in out:
+            np.testing.assert_allclose(
+                out[name], best[name], rtol=tol, atol=tol, err_msg=f"{name} at level {level}"
+            )
+
+
+def test_isa_levels_are_checked():
+    for module in (_blas, _recurrent):
+        assert module.isa_levels()[-1] == 1  # the baseline runs everywhere
+        with pytest.raises(ValueError, match="level 2 is not one of this CPU's"):
+            module._force_isa_level(2)
 
 
 # --- prediction in windows of steps ---------------------------------------------------------
@@ -479,13 +622,14 @@ def chunked_predictions(net, seqs, n_threads, monkeypatch):
     return out, chunks
 
 
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("hidden_sizes", [(5,), (6, 4)])
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("lengths", ["equal", "ragged", "one"])
 @pytest.mark.parametrize("window_rows", [None, 1, 7, "one chunk"])
 def test_prediction_equals_training_forward_bitwise(
-    rng, monkeypatch, scheme, dtype, hidden_sizes, bidirectional, lengths, window_rows
+    rng, monkeypatch, scheme, dtype, hidden_sizes, bidirectional, lengths, window_rows, cell
 ):
     # Prediction keeps only each layer's running state; training's forward keeps every
     # step: over the same chunk of sequences, their outputs must agree to the bit, whatever
@@ -494,7 +638,7 @@ def test_prediction_equals_training_forward_bitwise(
     # chunk": all sequences in one chunk, in windows of 7 rows).
     from sklstm import _network
 
-    net = make_network(rng, 3, hidden_sizes, 2, dtype, bidirectional)
+    net = make_network(rng, 3, hidden_sizes, 2, dtype, bidirectional, cell)
     if lengths == "equal":
         X = rng.normal(size=(9, 11, 3)).astype(dtype)
     else:
@@ -503,9 +647,8 @@ def test_prediction_equals_training_forward_bitwise(
     seqs = check_sequences(X, dtype=dtype)
     if window_rows is not None:
         rows = 7 if window_rows == "one chunk" else window_rows
-        monkeypatch.setattr(
-            _network, "PREDICT_BYTES", rows * 4 * max(hidden_sizes) * np.dtype(dtype).itemsize
-        )
+        scratch = net.spec.predict_scratch(max(hidden_sizes)) * np.dtype(dtype).itemsize
+        monkeypatch.setattr(_network, "PREDICT_BYTES", rows * scratch)
     if window_rows == "one chunk":
         real_chunks = _network._chunks
         monkeypatch.setattr(
@@ -525,21 +668,22 @@ def test_prediction_equals_training_forward_bitwise(
         assert np.array_equal(out[batch.order], expected)
 
 
-def predict_in_windows(batch, weights, bounds, n_threads, spare_rows=0):
+def predict_in_windows(kernel, batch, params, bounds, n_threads, spare_rows=0):
     """``forward_predict``'s hidden states over ``batch`` run window after window, steps
     ``bounds[w]`` to ``bounds[w + 1]``, carrying each sequence's state from one to the next
     (``spare_rows``: carried buffers taller than the batch)."""
     offsets = batch.offsets
-    B, H, dtype = offsets[1], weights[1].shape[0], batch.X.dtype
-    c, h = np.empty((B + spare_rows, H), dtype), np.empty((B + spare_rows, H), dtype)
+    B, H, dtype = offsets[1], params.W_hh.shape[1], batch.X.dtype
+    h = np.empty((B + spare_rows, H), dtype)
+    c = np.empty((B + spare_rows, H), dtype) if kernel.CELL_STATE else None
     Hs = np.empty((offsets[-1], H), dtype)
     for w, (t0, t1) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
         r0, r1, last = offsets[t0], offsets[t1], offsets[t1 - 1]
         out = np.empty((r1 - r0, H), dtype)
-        _lstm.forward_predict(
+        kernel.forward_predict(
             batch.X[r0:r1],
             offsets[t0 : t1 + 1] - r0,
-            *weights,
+            params,
             out,
             n_threads,
             c,
@@ -550,64 +694,34 @@ def predict_in_windows(batch, weights, bounds, n_threads, spare_rows=0):
     return Hs
 
 
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cuts", ["every step", [2, 5], [1, 3, 6], [4]])
-def test_windows_carrying_the_state_equal_one_call_bitwise(rng, scheme, dtype, cuts):
+def test_windows_carrying_the_state_equal_one_call_bitwise(rng, scheme, dtype, cuts, cell):
     # 40 sequences: three row blocks; H = 32: two column jobs on two threads. No length 2
     # or 5: steps 1 to 2 and 4 to 5 keep their size (a cut at 2 or 5 is where it does not
     # shrink), steps 0 to 1, 2 to 3 and 5 to 6 shrink.
     lengths = rng.permutation([9, 9, 1, 3, 6] + [1, 3, 4, 6, 7] * 7)
-    net = make_network(rng, 3, (32,), 1, dtype)
+    net = make_network(rng, 3, (32,), 1, dtype, cell=cell)
     X = random_sequences(rng, lengths, 3, dtype)
     seqs = check_sequences(X, dtype=dtype)
     batch = pack_batch(seqs, np.arange(len(X)))
     T = len(batch.offsets) - 1
     sizes = np.diff(batch.offsets)
     assert sizes[1] == sizes[2] and sizes[4] == sizes[5] and sizes[5] > sizes[6]
-    weights = kernel_weights(net.views.layers[0][0])
+    params, kernel = net.views.layers[0][0], net.spec.kernel
     whole = np.empty((batch.offsets[-1], 32), dtype)
     with single_threaded_blas():
-        _lstm.forward_predict(batch.X, batch.offsets, *weights, whole, 2)
+        kernel.forward_predict(batch.X, batch.offsets, params, whole, 2)
         bounds = list(range(T + 1)) if cuts == "every step" else [0, *cuts, T]
-        windows = predict_in_windows(batch, weights, bounds, 2, spare_rows=3)
+        windows = predict_in_windows(kernel, batch, params, bounds, 2, spare_rows=3)
     assert np.array_equal(windows, whole)
-
-
-def test_kernels_refuse_fewer_than_one_thread(rng):
-    # A num_threads clause below 1 aborts the process in libgomp: refused before it.
-    net = make_network(rng, 3, (4,), 1)
-    X, offsets = np.zeros((6, 3)), np.array([0, 3, 6])
-    G, C, Hs = np.empty((6, 16)), np.empty((6, 4)), np.empty((6, 4))
-    weights = kernel_weights(net.views.layers[0][0])
-    for n_threads in (0, -5):
-        with pytest.raises(ValueError, match="n_threads must be at least 1"):
-            _lstm.forward_predict(X, offsets, *weights, Hs, n_threads)
-        with pytest.raises(ValueError, match="n_threads must be at least 1"):
-            _lstm.forward_train(X, offsets, *weights, G, C, Hs, None, None, n_threads)
-        with pytest.raises(ValueError, match="n_threads must be at least 1"):
-            _lstm.backward(
-                X,
-                offsets,
-                weights[0],
-                np.ascontiguousarray(weights[1].T),
-                G,
-                C,
-                Hs,
-                np.empty((6, 4)),
-                np.empty((3, 4)),
-                *[np.empty_like(w) for w in weights],
-                None,
-                None,
-                None,
-                None,
-                n_threads,
-            )
 
 
 def test_forward_predict_refuses_carried_states_that_do_not_fit(rng):
     net = make_network(rng, 3, (4,), 1)
     X, offsets, Hs = np.zeros((6, 3)), np.array([0, 3, 6]), np.empty((6, 4))
-    weights = kernel_weights(net.views.layers[0][0])
+    params = net.views.layers[0][0]
     good = np.zeros((3, 4))
     for name, c, h0 in [
         ("c", np.zeros((2, 4)), good),  # fewer rows than sequences at step 0
@@ -616,7 +730,15 @@ def test_forward_predict_refuses_carried_states_that_do_not_fit(rng):
         ("h0", good, np.zeros((3, 3))),
     ]:
         with pytest.raises(ValueError, match=rf"{name} has shape .*, expected at least 3 rows"):
-            _lstm.forward_predict(X, offsets, *weights, Hs, 1, c, h0)
+            LSTMLayer.forward_predict(X, offsets, params, Hs, 1, c, h0)
     with pytest.raises(ValueError, match="h0 needs c"):
-        _lstm.forward_predict(X, offsets, *weights, Hs, 1, None, good)
-    _lstm.forward_predict(X, offsets, *weights, Hs, 1, np.zeros((5, 4)), np.zeros((4, 4)))
+        LSTMLayer.forward_predict(X, offsets, params, Hs, 1, None, good)
+    LSTMLayer.forward_predict(X, offsets, params, Hs, 1, np.zeros((5, 4)), np.zeros((4, 4)))
+    # A GRU carries its hidden state only.
+    net = make_network(rng, 3, (4,), 1, cell="gru")
+    params = net.views.layers[0][0]
+    with pytest.raises(ValueError, match="A GRU has no cell state: c must be None"):
+        GRULayer.forward_predict(X, offsets, params, Hs, 1, good, good)
+    with pytest.raises(ValueError, match=r"h0 has shape .*, expected at least 3 rows"):
+        GRULayer.forward_predict(X, offsets, params, Hs, 1, None, np.zeros((2, 4)))
+    GRULayer.forward_predict(X, offsets, params, Hs, 1, None, np.zeros((4, 4)))

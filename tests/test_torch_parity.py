@@ -1,4 +1,5 @@
-"""Parity with torch.nn.LSTM from the same weights, in float64: outputs, loss, gradients."""
+"""Parity with torch.nn.LSTM and torch.nn.GRU from the same weights, in float64: outputs,
+loss, gradients."""
 
 import json
 from pathlib import Path
@@ -46,7 +47,12 @@ def load_cases():
 @pytest.mark.parametrize("case, arrays", load_cases(), ids=lambda c: c.get("name", ""))
 def test_matches_torch_fixture(scheme, case, arrays):
     net = LSTMNetwork(
-        case["n_features"], case["hidden"], case["n_outputs"], np.float64, case["bidirectional"]
+        case["n_features"],
+        case["hidden"],
+        case["n_outputs"],
+        np.float64,
+        case["bidirectional"],
+        case["cell"],
     )
     net.params[:] = arrays["params"]
     X = np.split(arrays["X"], np.cumsum(arrays["lengths"])[:-1])
@@ -55,10 +61,11 @@ def test_matches_torch_fixture(scheme, case, arrays):
     )
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("loss_name", ["binary", "multiclass", "mse-identity", "mse-sigmoid"])
-def test_matches_torch_live(scheme, seed, loss_name, bidirectional):
+def test_matches_torch_live(scheme, seed, loss_name, bidirectional, cell):
     pytest.importorskip("torch")
     from torch_reference import torch_forward_backward
 
@@ -70,7 +77,7 @@ def test_matches_torch_live(scheme, seed, loss_name, bidirectional):
     elif loss_name == "multiclass":
         n_outputs += 1
     lengths = rng.integers(1, 15, size=rng.integers(1, 40))
-    net = make_network(rng, n_features, hidden, n_outputs, bidirectional=bidirectional)
+    net = make_network(rng, n_features, hidden, n_outputs, bidirectional=bidirectional, cell=cell)
     X = random_sequences(rng, lengths, n_features)
     Y = targets(rng, loss_name, len(lengths), n_outputs)
     check_against(net, X, Y, loss_name, *torch_forward_backward(net, X, Y, loss_name))

@@ -11,8 +11,9 @@ import numpy as np
 def torch_forward_backward(net, X, Y, loss_name):
     """Outputs (n, n_outputs) in X's order, loss and flat gradient, as PyTorch computes them.
 
-    ``net`` is an ``LSTMNetwork``; ``X`` a list of (T_i, D) float64 arrays; ``loss_name`` one
-    of "binary", "multilabel", "multiclass", "mse-identity", "mse-tanh", "mse-sigmoid".
+    ``net`` is an ``LSTMNetwork`` (of either cell); ``X`` a list of (T_i, D) float64 arrays;
+    ``loss_name`` one of "binary", "multilabel", "multiclass", "mse-identity", "mse-tanh",
+    "mse-sigmoid".
     """
     import torch
     from torch.nn.utils.rnn import pack_sequence
@@ -20,19 +21,22 @@ def torch_forward_backward(net, X, Y, loss_name):
     views = net.views
     bidirectional = net.n_directions == 2
     suffixes = ("", "_reverse")
+    module = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[net.cell]
     layers = []
     for n_in, layer in zip(net.layer_inputs(), views.layers, strict=True):
         H = layer[0].W_hh.shape[1]
-        lstm = torch.nn.LSTM(
-            n_in, H, batch_first=True, bidirectional=bidirectional, dtype=torch.float64
-        )
+        rnn = module(n_in, H, batch_first=True, bidirectional=bidirectional, dtype=torch.float64)
         with torch.no_grad():
             for suffix, cell in zip(suffixes, layer, strict=False):
-                getattr(lstm, f"weight_ih_l0{suffix}").copy_(torch.from_numpy(cell.W_ih))
-                getattr(lstm, f"weight_hh_l0{suffix}").copy_(torch.from_numpy(cell.W_hh))
-                getattr(lstm, f"bias_ih_l0{suffix}").copy_(torch.from_numpy(cell.bias))
-                getattr(lstm, f"bias_hh_l0{suffix}").zero_()
-        layers.append(lstm)
+                getattr(rnn, f"weight_ih_l0{suffix}").copy_(torch.from_numpy(cell.W_ih))
+                getattr(rnn, f"weight_hh_l0{suffix}").copy_(torch.from_numpy(cell.W_hh))
+                # The folded bias in b_ih; b_hh zero but a GRU's b_hn, inside its reset gate.
+                getattr(rnn, f"bias_ih_l0{suffix}").copy_(torch.from_numpy(cell.bias))
+                b_hh = getattr(rnn, f"bias_hh_l0{suffix}")
+                b_hh.zero_()
+                if net.cell == "gru":
+                    b_hh[2 * H :] = torch.from_numpy(cell.bias_hn)
+        layers.append(rnn)
     head = torch.nn.Linear(*views.head_W.shape[::-1], dtype=torch.float64)
     with torch.no_grad():
         head.weight.copy_(torch.from_numpy(views.head_W))
@@ -41,8 +45,9 @@ def torch_forward_backward(net, X, Y, loss_name):
     x = pack_sequence(
         [torch.from_numpy(np.asarray(s, np.float64)) for s in X], enforce_sorted=False
     )
-    for lstm in layers:
-        x, (h_n, _) = lstm(x)
+    for rnn in layers:
+        x, h_n = rnn(x)
+    h_n = h_n[0] if net.cell == "lstm" else h_n  # an LSTM's (h_n, c_n)
     # h_n is in the original order of X; both directions' final states, side by side.
     z = head(torch.cat(list(h_n), dim=1))
     y = torch.from_numpy(Y)
@@ -57,12 +62,16 @@ def torch_forward_backward(net, X, Y, loss_name):
 
     flat = np.zeros_like(net.params)
     grad = net.unpack(flat)
-    for lstm, layer in zip(layers, grad.layers, strict=True):
+    for rnn, layer in zip(layers, grad.layers, strict=True):
         for suffix, g in zip(suffixes, layer, strict=False):
-            g.W_ih[:] = getattr(lstm, f"weight_ih_l0{suffix}").grad.numpy()
-            g.W_hh[:] = getattr(lstm, f"weight_hh_l0{suffix}").grad.numpy()
-            # b_ih and b_hh enter the gates as a sum: each has the folded bias's gradient.
-            g.bias[:] = getattr(lstm, f"bias_ih_l0{suffix}").grad.numpy()
+            g.W_ih[:] = getattr(rnn, f"weight_ih_l0{suffix}").grad.numpy()
+            g.W_hh[:] = getattr(rnn, f"weight_hh_l0{suffix}").grad.numpy()
+            # b_ih and b_hh enter the gates as a sum (a GRU's but b_hn): b_ih has the
+            # folded bias's gradient.
+            g.bias[:] = getattr(rnn, f"bias_ih_l0{suffix}").grad.numpy()
+            if net.cell == "gru":
+                H = g.bias_hn.shape[0]
+                g.bias_hn[:] = getattr(rnn, f"bias_hh_l0{suffix}").grad.numpy()[2 * H :]
     grad.head_W[:] = head.weight.grad.numpy()
     grad.head_b[:] = head.bias.grad.numpy()
     return z.detach().numpy(), float(loss.detach()), flat

@@ -17,8 +17,8 @@ cdef extern from "_matmul.h" nogil:
                  const float *b, Py_ssize_t ldb, float *c, Py_ssize_t ldc, int accumulate)
     void sk_mm_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double *a, Py_ssize_t lda,
                  const double *b, Py_ssize_t ldb, double *c, Py_ssize_t ldc, int accumulate)
-    int sk_mm_level
-    int sk_mm_best_level()
+
+include "_isa.pxi"
 
 
 cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
@@ -61,20 +61,6 @@ def step_product_memview(const floating[:, ::1] a, const floating[:, ::1] b,
         raise ValueError("shapes do not match")
     step_product(c.shape[0], c.shape[1], a.shape[1], &a[0, 0], a.shape[1], &b[0, 0],
                  b.shape[1], &c[0, 0], c.shape[1], accumulate)
-
-
-# The step product's copy for this CPU, chosen once rather than at every step.
-sk_mm_level = sk_mm_best_level()
-
-
-def _step_product_levels(int level=-1):
-    """Tests only: the ISA levels whose copy of the step product this CPU runs (4, 3, 1:
-    x86-64-v4, -v3, baseline; only 1 off x86-64 Linux); ``level`` > 0 forces one, 0
-    restores the best."""
-    global sk_mm_level
-    if level >= 0:
-        sk_mm_level = level if level > 0 else sk_mm_best_level()
-    return [lv for lv in (4, 3, 1) if lv <= sk_mm_best_level()]
 
 
 def gemm_memview(bint trans_a, bint trans_b, double alpha, const floating[:, ::1] a,

@@ -2,11 +2,11 @@
 
 This module exists for ``tests/test_fastmath.py``, which measures their error in ulp; the
 package never imports it. The functions are ``static inline`` in the header, so each copy
-is compiled where it is called: ``evaluate`` runs them in ``omp simd`` loops like the gate
-passes', one copy per ISA level (with GCC on x86-64 Linux: baseline, x86-64-v3 with its
-FMA contractions, x86-64-v4; one copy elsewhere), and ``gate_activations`` runs
-``_gates.h``'s forward gate pass, compiled here as in ``_lstm`` (same header, same flags)
-and dispatched the same way, to the clone for this CPU.
+is compiled where it is called: ``evaluate`` runs them in ``omp simd`` loops like the
+cells', one copy per ISA level (``_isa.h``: with GCC on x86-64 Linux, baseline, x86-64-v3
+with its FMA contractions, x86-64-v4; one copy elsewhere), and ``gate_activations`` runs
+``_cells.h``'s LSTM forward pass, compiled here as in ``_recurrent`` (same header, same
+flags), at a level.
 """
 from cython cimport floating
 from libc.stdlib cimport free, malloc
@@ -16,16 +16,9 @@ cdef extern from *:
     """
     #include "_fastmath.h"
     #pragma GCC diagnostic push
-    #pragma GCC diagnostic ignored "-Wunused-function"  /* the backward pass, unused here */
-    #include "_gates.h"
+    #pragma GCC diagnostic ignored "-Wunused-function"  /* the other cells' math, unused here */
+    #include "_cells.h"
     #pragma GCC diagnostic pop
-
-    #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__) \
-        && defined(__linux__)
-    #define SK_FM_X86_LEVELS 1
-    #define SK_FM_V4 __attribute__((target("arch=x86-64-v4")))
-    #define SK_FM_V3 __attribute__((target("arch=x86-64-v3")))
-    #endif
 
     /* y[i] = F(x[i]), compiled with the attributes ATTR (an ISA level, or none). */
     #define SK_FM_LOOP(T, NAME, F, ATTR)                                                  \
@@ -35,7 +28,7 @@ cdef extern from *:
             for (ptrdiff_t i = 0; i < n; i++) y[i] = F(x[i]);                             \
         }
 
-    /* Six loops (three functions, two types) at one level, and their dispatch by code:
+    /* Six loops (three functions, two types) at one level, and their choice by code:
      * 0 exp, 1 sigmoid, 2 tanh. */
     #define SK_FM_LEVEL(L, ATTR)                                                          \
         SK_FM_LOOP(float, sk_fm_exp_f_##L, sk_expf, ATTR)                                 \
@@ -55,83 +48,72 @@ cdef extern from *:
                 (x, y, n);                                                                \
         }
 
-    SK_FM_LEVEL(1, )
-
-    #ifdef SK_FM_X86_LEVELS
-    SK_FM_LEVEL(3, SK_FM_V3)
-    SK_FM_LEVEL(4, SK_FM_V4)
-
-    static int sk_fm_best_level(void)
-    {
-        return __builtin_cpu_supports("x86-64-v4") ? 4
-               : __builtin_cpu_supports("x86-64-v3") ? 3 : 1;
-    }
-
-    static void sk_fm_f(int level, int f, const float *x, float *y, ptrdiff_t n)
-    {
-        (level == 4 ? sk_fm_f_4 : level == 3 ? sk_fm_f_3 : sk_fm_f_1)(f, x, y, n);
-    }
-
-    static void sk_fm_d(int level, int f, const double *x, double *y, ptrdiff_t n)
-    {
-        (level == 4 ? sk_fm_d_4 : level == 3 ? sk_fm_d_3 : sk_fm_d_1)(f, x, y, n);
-    }
-    #else
-    static int sk_fm_best_level(void) { return 1; }
-    #define sk_fm_f(level, f, x, y, n) sk_fm_f_1(f, x, y, n)
-    #define sk_fm_d(level, f, x, y, n) sk_fm_d_1(f, x, y, n)
+    SK_FM_LEVEL(v1, )
+    #ifdef SK_ISA_X86
+    SK_FM_LEVEL(v3, SK_ISA_V3)
+    SK_FM_LEVEL(v4, SK_ISA_V4)
     #endif
+
+    static void sk_fm_f(int f, const float *x, float *y, ptrdiff_t n)
+    {
+        SK_ISA_CALL(sk_fm_f, (f, x, y, n));
+    }
+
+    static void sk_fm_d(int f, const double *x, double *y, ptrdiff_t n)
+    {
+        SK_ISA_CALL(sk_fm_d, (f, x, y, n));
+    }
     """
-    int sk_fm_best_level() noexcept nogil
-    void sk_fm_f(int level, int f, const float *x, float *y, Py_ssize_t n) noexcept nogil
-    void sk_fm_d(int level, int f, const double *x, double *y, Py_ssize_t n) noexcept nogil
-    void sk_gates_forward_f(float *g, const float *bias, const float *c_prev, float *c,
-                            float *h, Py_ssize_t H) noexcept nogil
-    void sk_gates_forward_d(double *g, const double *bias, const double *c_prev,
-                            double *c, double *h, Py_ssize_t H) noexcept nogil
+    void sk_fm_f(int f, const float *x, float *y, Py_ssize_t n) noexcept nogil
+    void sk_fm_d(int f, const double *x, double *y, Py_ssize_t n) noexcept nogil
+    void sk_lstm_forward_f(float *g, const float *bias, const float *c_prev, float *c,
+                           float *h, Py_ssize_t H) noexcept nogil
+    void sk_lstm_forward_d(double *g, const double *bias, const double *c_prev,
+                           double *c, double *h, Py_ssize_t H) noexcept nogil
+
+include "_isa.pxi"
 
 
 FUNCTIONS = ("exp", "sigmoid", "tanh")
 
 
-def levels():
-    """The ISA levels whose copy ``evaluate`` can run on this CPU, best first: 4, 3, 1
-    (x86-64-v4, -v3, baseline), or only 1 off GCC on x86-64 Linux."""
-    return [level for level in (4, 3, 1) if level <= sk_fm_best_level()]
-
-
 def evaluate(str function, const floating[::1] x not None, floating[::1] out not None,
              int level=1):
     """out[i] = function(x[i]), ``function`` one of ``FUNCTIONS``, by the copy compiled
-    for ``level`` (one of ``levels()``)."""
+    for ``level`` (one of ``isa_levels()``)."""
     if function not in FUNCTIONS:
         raise ValueError(f"function must be one of {FUNCTIONS}, not {function!r}")
-    if level not in levels():
-        raise ValueError(f"level {level} is not one of this CPU's {levels()}")
     if out.shape[0] != x.shape[0]:
         raise ValueError(f"out has shape ({out.shape[0]},), expected ({x.shape[0]},)")
     cdef int f = FUNCTIONS.index(function)
     if x.shape[0] == 0:
         return
-    with nogil:
-        if floating is float:
-            sk_fm_f(level, f, &x[0], &out[0], x.shape[0])
-        else:
-            sk_fm_d(level, f, &x[0], &out[0], x.shape[0])
+    _force_isa_level(level)
+    try:
+        with nogil:
+            if floating is float:
+                sk_fm_f(f, &x[0], &out[0], x.shape[0])
+            else:
+                sk_fm_d(f, &x[0], &out[0], x.shape[0])
+    finally:
+        _force_isa_level(0)
 
 
 def gate_activations(const floating[::1] x not None, floating[::1] sigmoid not None,
-                     floating[::1] tanh not None):
-    """sigmoid[i] and tanh[i] of x[i], from one call of the gate pass on a row whose four
-    gate blocks all hold x (bias -0.0, which adds exactly, and a zero cell state)."""
+                     floating[::1] tanh not None, int level):
+    """sigmoid[i] and tanh[i] of x[i], from one call of the LSTM's forward pass at
+    ``level`` on a row whose four gate blocks all hold x (bias -0.0, which adds exactly,
+    and a zero cell state)."""
     cdef Py_ssize_t n = x.shape[0], j
     if sigmoid.shape[0] != n or tanh.shape[0] != n:
         raise ValueError(f"sigmoid and tanh must have shape ({n},)")
     if n == 0:
         return
+    _force_isa_level(level)
     # g (4n), bias (4n), c_prev, c, h (n each).
     cdef floating *g = <floating *> malloc(11 * n * sizeof(floating))
     if g == NULL:
+        _force_isa_level(0)
         raise MemoryError()
     cdef floating *bias = g + 4 * n
     cdef floating *c_prev = bias + 4 * n
@@ -141,10 +123,11 @@ def gate_activations(const floating[::1] x not None, floating[::1] sigmoid not N
             bias[j] = -0.0
         memset(c_prev, 0, n * sizeof(floating))
         if floating is float:
-            sk_gates_forward_f(g, bias, c_prev, c_prev + n, c_prev + 2 * n, n)
+            sk_lstm_forward_f(g, bias, c_prev, c_prev + n, c_prev + 2 * n, n)
         else:
-            sk_gates_forward_d(g, bias, c_prev, c_prev + n, c_prev + 2 * n, n)
+            sk_lstm_forward_d(g, bias, c_prev, c_prev + n, c_prev + 2 * n, n)
         for j in range(n):
             sigmoid[j] = g[j]
             tanh[j] = g[2 * n + j]
     free(g)
+    _force_isa_level(0)
