@@ -27,12 +27,16 @@ memory is the growth of the peak resident set (VmHWM) in a child process per lib
 baseline taken after imports, data and a warm-up fit on a few samples. The machine's limit is
 numpy's float32 2048x2048 ``a @ b`` on the same number of threads, timed in every round of
 the training rows, so that the share of it is a paired ratio too; training does
-``6 * 4H * (D_in + H)`` flops per sample-step per layer in its gemms (forward 2x, backward 4x).
+``6 * 4H * (D_in + H)`` flops per sample-step per layer in its gemms (forward 2x, backward 4x;
+``3H`` for a GRU).
+
+``--cell gru`` runs every workload with GRUs instead: sklstm's ``cell="gru"``, torch's
+``nn.GRU``, Keras's ``GRU`` (``reset_after=True``, its default: PyTorch's equations).
 
 Run from the repository root, after ``pip install . torch==2.13.0``::
 
     python benchmarks/bench_training.py [--threads 2] [--repeats 3] [--only S,M,predict1]
-                                        [--quick] [--markdown FILE]
+                                        [--cell lstm|gru] [--quick] [--markdown FILE]
 
 ``--quick`` divides every number of samples by 10: a smoke run, not for publishing.
 """
@@ -112,11 +116,16 @@ def make_data(name, scale):
     return X, rng.standard_normal(n, dtype=np.float32)
 
 
+# The recurrent cell of every library's model (--cell): gate blocks per unit.
+GATES = {"lstm": 4, "gru": 3}
+CELL = "lstm"
+
+
 def epoch_flops(w, X):
     """Flops of the gemms of one training epoch on X."""
     per_step, d_in = 0, w.n_features
     for H in w.hidden:
-        per_step += 6 * 4 * H * (d_in + H)
+        per_step += 6 * GATES[CELL] * H * (d_in + H)
         d_in = H
     return per_step * sum(map(len, X))
 
@@ -187,6 +196,7 @@ class Sklstm:
         def epoch():
             return LSTMRegressor(
                 hidden_layer_sizes=w.hidden,
+                cell=CELL,
                 batch_size=w.batch_size,
                 max_iter=1,
                 learning_rate_init=1e-3,
@@ -204,16 +214,19 @@ class Sklstm:
         return model.predict
 
 
-class TorchLSTM(nn.Module):
+class TorchRNN(nn.Module):
     def __init__(self, n_features, hidden):
         super().__init__()
         if len(set(hidden)) > 1:
-            raise ValueError("nn.LSTM stacks layers of one size only.")
-        self.lstm = nn.LSTM(n_features, hidden[0], num_layers=len(hidden), batch_first=True)
+            raise ValueError("nn.LSTM and nn.GRU stack layers of one size only.")
+        rnn = {"lstm": nn.LSTM, "gru": nn.GRU}[CELL]
+        self.rnn = rnn(n_features, hidden[0], num_layers=len(hidden), batch_first=True)
         self.head = nn.Linear(hidden[0], 1)
 
     def forward(self, x):
-        _, (h_n, _) = self.lstm(x)
+        _, h_n = self.rnn(x)
+        if isinstance(h_n, tuple):  # an LSTM's (h_n, c_n)
+            h_n = h_n[0]
         return self.head(h_n[-1]).squeeze(1)
 
 
@@ -225,7 +238,7 @@ class Torch:
 
     def trainer(self, w, X, y):
         torch.manual_seed(0)
-        model = TorchLSTM(w.n_features, w.hidden)
+        model = TorchRNN(w.n_features, w.hidden)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         loss_fn = nn.MSELoss()
         batch = _torch_batcher(X)
@@ -279,10 +292,11 @@ class Keras:
 
         keras.utils.set_random_seed(0)
         last = len(w.hidden) - 1
+        layer = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[CELL]  # GRU: reset_after
         model = keras.Sequential(
             [
                 keras.Input(X.shape[1:]),
-                *(keras.layers.LSTM(H, return_sequences=i < last) for i, H in enumerate(w.hidden)),
+                *(layer(H, return_sequences=i < last) for i, H in enumerate(w.hidden)),
                 keras.layers.Dense(1),
             ]
         )
@@ -371,6 +385,7 @@ def peak_rss_mb():
 def run_child(args, options):
     """Run this script with ``args`` in a fresh process and return the JSON it prints."""
     common = ["--threads", str(options.threads), "--repeats", str(options.repeats)]
+    common += ["--cell", CELL]
     command = [sys.executable, __file__, *args, *common, *(["--quick"] if options.quick else [])]
     out = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True).stdout
     return json.loads(out.splitlines()[-1])
@@ -496,7 +511,7 @@ def header(bench):
     lines = [
         f"date: {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
         f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs)",
-        f"threads: {options.threads}, repeats: {options.repeats} (median reported)",
+        f"cell: {CELL}; threads: {options.threads}, repeats: {options.repeats} (median reported)",
         f"versions: {', '.join(versions)}",
         f"sgemm peak (numpy float32 {SGEMM_SIZE}x{SGEMM_SIZE}, median over the training "
         f"rows' rounds): {peaks or 'not measured (no training row)'}",
@@ -565,6 +580,9 @@ def parse_args(argv=None):
         help=f"comma-separated rows, of {','.join(ROW_KEYS)}",
     )
     parser.add_argument("--quick", action="store_true", help="n_samples / 10: a smoke run")
+    parser.add_argument(
+        "--cell", choices=list(GATES), default="lstm", help="every library's recurrent cell"
+    )
     parser.add_argument("--markdown", metavar="FILE", help="also write the output to FILE")
     # Run by the script itself in a child process; each prints one JSON line.
     parser.add_argument("--memory", choices=list(LIBRARIES), help=argparse.SUPPRESS)
@@ -579,7 +597,9 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    global CELL
     options = parse_args(argv)
+    CELL = options.cell
     # max_iter=1 is one epoch on purpose.
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     if options.memory:

@@ -36,6 +36,7 @@ from sklearn.utils.validation import (
 
 from . import _aligned as aligned
 from . import _scaling as scaling
+from ._cells import CELLS
 from ._losses import (
     OUTPUT_ACTIVATIONS,
     SigmoidCrossEntropy,
@@ -45,6 +46,7 @@ from ._losses import (
 from ._network import LSTMNetwork, Workspace
 from ._optimizers import _Optimizer, make_optimizer
 from ._progress import Progress
+from ._readouts import READOUTS
 from ._sequences import check_sequences, pack_batch
 from ._threading import effective_n_threads, single_threaded_blas
 from ._training import Checkpoint, History, StoppingRule, underfit
@@ -55,7 +57,17 @@ SERIAL_PREDICT_SAMPLES = 16
 
 _PARAMETERS = """\
     hidden_layer_sizes : int or tuple of int, default=(64,)
-        Units of each stacked LSTM layer, first to last.
+        Units of each stacked recurrent layer, first to last.
+    cell : {{"lstm", "gru"}}, default="lstm"
+        The recurrent cell of every layer: an LSTM, or a GRU (PyTorch's equations and gate
+        order r, z, n, the reset gate applied to ``W_hn h + b_hn``; Keras's
+        ``reset_after=True``; 3/4 of an LSTM's weights and work).
+    readout : {{"last", "mean", "max", "attention"}}, default="last"
+        What the output layer reads of the top layer's hidden states h_t: "last", each
+        direction's final state (the reverse direction's at the first step); "mean" or
+        "max", their mean or elementwise maximum over each sequence's own steps;
+        "attention", ``sum_t a_t h_t`` with ``a = softmax_t(w . h_t)`` over the sequence's
+        steps, w learned (starting at 0, the mean). Padding never enters.
     solver : {"adam", "sgd", "rmsprop", "adagrad"}, default="adam"
         Optimizer of the flat parameter vector.
     alpha : float, default=0.0001
@@ -167,6 +179,8 @@ _ATTRIBUTES = """\
 # they are written (the classes' signatures derive from it, see _parameters_init).
 _DEFAULTS = {
     "hidden_layer_sizes": (64,),
+    "cell": "lstm",
+    "readout": "last",
     "solver": "adam",
     "alpha": 0.0001,
     "batch_size": 32,
@@ -245,6 +259,8 @@ class _BaseLSTM(BaseEstimator):
 
     _parameter_constraints = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "cell": [StrOptions(set(CELLS))],
+        "readout": [StrOptions(set(READOUTS))],
         "solver": [StrOptions({"adam", "sgd", "rmsprop", "adagrad"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -279,8 +295,9 @@ class _BaseLSTM(BaseEstimator):
         return tags
 
     def __setstate__(self, state):
-        # Saved before standardize_X existed, a model read its inputs as they were.
-        state = {"standardize_X": False, **state}
+        # Saved before standardize_X existed, a model read its inputs as they were; before
+        # cells and readouts, it was an LSTM read at its last states.
+        state = {"standardize_X": False, "cell": "lstm", "readout": "last", **state}
         if "network_" in state:
             # Saved before the stopping rule of issue 9: its weights were the last epoch's.
             defaults = {"_input_units": None, "_stall_reference": None}
@@ -394,11 +411,15 @@ class _BaseLSTM(BaseEstimator):
         net = self.network_
         before = dict(
             hidden_layer_sizes=net.hidden_sizes,
+            cell=net.cell,
+            readout=net.readout,
             bidirectional=net.n_directions == 2,
             dtype=net.dtype.name,
         )
         now = dict(
             hidden_layer_sizes=hidden_sizes,
+            cell=self.cell,
+            readout=self.readout,
             bidirectional=bool(self.bidirectional),
             dtype=np.dtype(self.dtype).name,
         )
@@ -453,6 +474,8 @@ class _BaseLSTM(BaseEstimator):
                 Y.shape[1],
                 np.dtype(self.dtype),
                 self.bidirectional,
+                cell=self.cell,
+                readout=self.readout,
             )
             history = History(self.early_stopping)
             rule = StoppingRule(self)

@@ -4,17 +4,25 @@ Layout of the flat vector, layer after layer and, in a bidirectional network, di
 after direction (forward, then reverse): the cell's blocks (``_cells``: an LSTM's
 ``W_ih`` (4H, D_in), ``W_hh`` stored transposed (H, 4H), ``bias`` (4H,), in PyTorch's gate
 order i, f, g, o; a GRU's the same with 3H, gates r, z, n, then ``bias_hn`` (H,)); then
-the dense head ``W`` (n_outputs, n_directions * H) and ``b`` (n_outputs,). A layer's input
-is the layer below's output, both directions side by side. Gradients use a second vector
-of the same layout.
+the readout's parameters (``_readouts``: an attention readout's ``w`` (n_directions * H,),
+none for the others); then the dense head ``W`` (n_outputs, n_directions * H) and ``b``
+(n_outputs,). A layer's input is the layer below's output, both directions side by side.
+Gradients use a second vector of the same layout.
+
+A network is a cell x a stack x a readout: the cell (``_cells.CellSpec``: gates, shapes,
+initialisation, kernel) says what one direction of one layer is; the stack (layers x
+directions) is run by ``forward`` in training and ``predict`` in prediction on the same
+kernels; the readout (``_readouts.Readout``) turns the top layer's states of every step
+into one vector per sequence, and its backward gives dL/dh at every step.
 
 The views show every matrix in PyTorch's shape: ``W_hh`` is the transpose of its stored
 block. Stored transposed, W_hh enters the forward pass's step product as it is: prediction,
 which has no backward pass to share the cost of a transpose, never makes one.
 
-The head reads each sequence's last hidden state of the top layer: in training's forward
-(``_head``), in backward where dL/dh enters the top layer (``_head_backward``), and in
-prediction, which keeps only those states (``_keep_last``).
+The head reads the readout: in training's forward (``_head``), in backward where dL/dh
+enters the top layer through the readout's backward (``_head_backward``), and in
+prediction, where the readout's online form is fed the top layer's states window after
+window (``Readout.accumulator``).
 
 The reverse direction runs the same kernels on the batch with every sequence reversed in
 time: reversed sequences keep their lengths, so they pack into the same offsets, and a row
@@ -23,8 +31,8 @@ the reversed layout is its first step in time, where the reverse direction ends.
 
 Prediction keeps no history: a long batch runs in windows of steps, each layer carrying
 each sequence's state (its last hidden state, and an LSTM's cell state) from one window to
-the next, and only the top layer's last hidden states reach the head (memory:
-``LSTMNetwork.predict``).
+the next, and only the readout's running aggregate of the top layer's states reaches the
+head (memory: ``LSTMNetwork.predict``).
 """
 
 from typing import NamedTuple
@@ -34,6 +42,7 @@ import numpy as np
 from . import _aligned as aligned
 from ._cells import CELLS, glorot_uniform
 from ._kernels._packing import reverse_rows, scale_rows, take_rows
+from ._readouts import READOUTS
 from ._sequences import pack_batch
 
 # Prediction runs in chunks of at most this many sequences (measured fastest on M: their
@@ -47,6 +56,7 @@ PREDICT_BYTES = 1 << 26
 
 class Params(NamedTuple):
     layers: list  # per layer, a tuple of the cell's params: (forward,) or (forward, reverse)
+    readout: list  # the readout's parameters (``Readout.param_shapes``)
     head_W: np.ndarray
     head_b: np.ndarray
 
@@ -54,7 +64,8 @@ class Params(NamedTuple):
     def weights(self):
         """The views that L2 regularisation applies to (biases excluded)."""
         cells = [cell for layer in self.layers for cell in layer]
-        return [w for cell in cells for w in (cell.W_ih, cell.W_hh)] + [self.head_W]
+        recurrent = [w for cell in cells for w in (cell.W_ih, cell.W_hh)]
+        return recurrent + list(self.readout) + [self.head_W]
 
 
 class DropoutMasks(NamedTuple):
@@ -66,26 +77,37 @@ class DropoutMasks(NamedTuple):
 
 
 class LSTMNetwork:
-    """Stacked recurrent layers of one cell (``cell``: "lstm" or "gru", ``_cells.CELLS``)
-    and a dense head on the last hidden state of each sequence.
+    """Stacked recurrent layers of one cell (``cell``: "lstm" or "gru", ``_cells.CELLS``),
+    a readout of their states (``readout``: "last", "mean", "max" or "attention",
+    ``_readouts.READOUTS``) and a dense head.
 
     The name is the one pickles of the LSTM-only networks before it refer to.
     """
 
     # What describes a network besides its parameters and dtype.
-    _CONFIG = ("n_features", "hidden_sizes", "n_outputs", "n_directions", "cell")
+    _CONFIG = ("n_features", "hidden_sizes", "n_outputs", "n_directions", "cell", "readout")
 
     def __init__(
-        self, n_features, hidden_sizes, n_outputs, dtype, bidirectional=False, cell="lstm"
+        self,
+        n_features,
+        hidden_sizes,
+        n_outputs,
+        dtype,
+        bidirectional=False,
+        cell="lstm",
+        readout="last",
     ):
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {sorted(READOUTS)}, got {readout!r}")
         self.n_features = n_features
         self.hidden_sizes = tuple(hidden_sizes)
         self.n_outputs = n_outputs
         self.dtype = np.dtype(dtype)
         self.n_directions = 2 if bidirectional else 1
         self.cell = cell
+        self.readout = readout
         self._params = aligned.zeros(self._n_params(), self.dtype)
         self.views = self.unpack(self._params)
 
@@ -93,6 +115,11 @@ class LSTMNetwork:
     def spec(self):
         """The cell's ``CellSpec``."""
         return CELLS[self.cell]
+
+    @property
+    def readout_kind(self):
+        """The ``Readout``."""
+        return READOUTS[self.readout]
 
     @property
     def params(self):
@@ -119,13 +146,14 @@ class LSTMNetwork:
             [self.spec.shapes(n_in, H)] * self.n_directions
             for n_in, H in zip(self.layer_inputs(), self.hidden_sizes, strict=True)
         ]
-        head_in = self.n_directions * self.hidden_sizes[-1]
-        return layers, [(self.n_outputs, head_in), (self.n_outputs,)]
+        width = self.n_directions * self.hidden_sizes[-1]
+        readout = self.readout_kind.param_shapes(width)
+        return layers, readout, [(self.n_outputs, width), (self.n_outputs,)]
 
     def _n_params(self):
-        layers, head = self._shapes()
+        layers, readout, head = self._shapes()
         cells = [shape for layer in layers for cell in layer for shape in cell]
-        return sum(int(np.prod(s)) for s in [*cells, *head])
+        return sum(int(np.prod(s)) for s in [*cells, *readout, *head])
 
     def unpack(self, vector):
         """Views of ``vector`` (parameters or gradient) as ``Params``."""
@@ -138,12 +166,13 @@ class LSTMNetwork:
             pos += size
             return view
 
-        layer_shapes, head_shapes = self._shapes()
+        layer_shapes, readout_shapes, head_shapes = self._shapes()
         layers = [
             tuple(self.spec.views([take(shape) for shape in cell]) for cell in layer)
             for layer in layer_shapes
         ]
-        return Params(layers, *map(take, head_shapes))
+        readout = [take(shape) for shape in readout_shapes]
+        return Params(layers, readout, *map(take, head_shapes))
 
     def __getstate__(self):
         # Views would be pickled as copies: keep the flat vector only, rebuild them on load.
@@ -152,8 +181,8 @@ class LSTMNetwork:
         return {**state, "params": self._params, "dtype": self.dtype.name}
 
     def __setstate__(self, state):
-        # Saved before GRUs, a network was an LSTM.
-        state = {"cell": "lstm", **state} if isinstance(state, dict) else state
+        # Saved before GRUs and readouts, a network was an LSTM read at its last states.
+        state = {"cell": "lstm", "readout": "last", **state} if isinstance(state, dict) else state
         # A loaded state may come from a damaged or hand-made file: check it before use.
         try:
             config = (
@@ -167,6 +196,7 @@ class LSTMNetwork:
             valid = valid and state["n_directions"] <= 2 and dtype.name in ("float32", "float64")
             valid = valid and isinstance(params, np.ndarray) and params.dtype == dtype
             valid = valid and isinstance(state["cell"], str) and state["cell"] in CELLS
+            valid = valid and isinstance(state["readout"], str) and state["readout"] in READOUTS
         except (KeyError, TypeError, ValueError):
             valid = False
         if not valid or set(state) != {*self._CONFIG, "params", "dtype"}:
@@ -182,10 +212,11 @@ class LSTMNetwork:
 
     def initialize(self, rng):
         """Keras's defaults: the cell's (``CellSpec.initialize``), a Glorot-uniform head
-        and a zero head bias."""
+        and a zero head bias; the readout's own (``Readout.initialize``)."""
         for layer in self.views.layers:
             for cell in layer:
                 self.spec.initialize(cell, rng)
+        self.readout_kind.initialize(self.views.readout)
         self.views.head_W[:] = glorot_uniform(rng, self.views.head_W.shape)
         self.views.head_b[:] = 0
 
@@ -229,30 +260,27 @@ class LSTMNetwork:
             if k < len(self.hidden_sizes) - 1:
                 states = [kernel.Hs[:N] for kernel in kernels]
                 x = _in_time_order(states, ws.perm[:N], ws.outputs[k])
-        ws.h_last, out = self._head([kernel.Hs for kernel in ws.layers[-1]], batch.last_rows)
-        return out
-
-    def _head(self, states, last_rows):
-        """The head's input, each sequence's last hidden state (both directions side by
-        side), and the network's outputs."""
-        h_last = (
-            states[0][last_rows]
-            if len(states) == 1
-            else np.hstack([Hs[last_rows] for Hs in states])
+        states = [kernel.Hs[:N] for kernel in ws.layers[-1]]
+        perm = ws.perm[:N] if self.n_directions == 2 else None
+        ws.h_last, ws.readout_cache = self.readout_kind.forward(
+            states, offsets, perm, self.views.readout
         )
-        return h_last, h_last @ self.views.head_W.T + self.views.head_b
+        return self._head(ws.h_last)
+
+    def _head(self, h):
+        """The network's outputs from the readout ``h`` (B, n_directions * H)."""
+        return h @ self.views.head_W.T + self.views.head_b
 
     def _head_backward(self, batch, ws, d_out, g):
-        """The head's gradients into ``g``, and dL/dh of the top layer's states into its
-        ``dHs``: the head reads each sequence's last state, dL/dh is zero elsewhere."""
+        """The head's and the readout's gradients into ``g``, and dL/dh of the top layer's
+        states into its ``dHs``, through the readout."""
         N = batch.offsets[-1]
         np.matmul(d_out.T, ws.h_last, out=g.head_W)
         np.sum(d_out, axis=0, out=g.head_b)
-        d_last = d_out @ self.views.head_W
-        H = self.hidden_sizes[-1]
-        for d, kernel in enumerate(ws.layers[-1]):
-            kernel.dHs[:N] = 0
-            kernel.dHs[batch.last_rows] = d_last[:, d * H : (d + 1) * H]
+        dstates = [kernel.dHs[:N] for kernel in ws.layers[-1]]
+        for dHs in dstates:
+            dHs[:] = 0
+        self.readout_kind.backward(ws.readout_cache, d_out @ self.views.head_W, dstates, g.readout)
 
     def backward(self, batch, ws, d_out, g, n_threads):
         """Gradient of the loss into the views ``g`` of the gradient vector, given
@@ -323,6 +351,11 @@ class LSTMNetwork:
         output, (rows, 2H), the input of the layer above: memory then grows with the
         length of a sequence as the input itself does, by the input and the output of
         the layer running, 2H values per step each (H: of the layer below, and its own).
+
+        The readout runs on a chunk's top layer states as in training when they come in
+        one window, and in its online form (``Readout.accumulator``) window after window
+        otherwise: a bidirectional attention readout then runs the top layer's forward
+        direction twice (``_readouts``).
         """
         out = np.empty((seqs.n_samples, self.n_outputs), dtype=self.dtype)
         longest_first = (
@@ -336,11 +369,21 @@ class LSTMNetwork:
         predict_chunk = _predict_bidirectional if bidirectional else _predict_unidirectional
         for idx in _chunks(longest_first, seqs.lengths[longest_first], max_rows):
             batch = pack_batch(seqs, idx)
-            states, last_rows = predict_chunk(
-                self.spec, self.views.layers, batch, _windows(batch.offsets, max_rows), n_threads
-            )
-            out[batch.order] = self._head(states, last_rows)[1]
+            windows = _windows(batch.offsets, max_rows)
+            out[batch.order] = self._head(predict_chunk(self, batch, windows, n_threads))
         return out
+
+    def _read_out(self, states, batch, perm):
+        """The readout of a chunk's top layer states, all of its steps at hand."""
+        return self.readout_kind.forward(states, batch.offsets, perm, self.views.readout)[0]
+
+    def _accumulator(self, batch, perm=None):
+        """The readout's online form over a chunk."""
+        H = self.hidden_sizes[-1]
+        B = len(batch.order)
+        return self.readout_kind.accumulator(
+            B, H, self.n_directions, self.dtype, self.views.readout, perm
+        )
 
 
 def _in_time_order(states, perm, out=None):
@@ -424,68 +467,65 @@ def _window_rows(offsets, t0, t1):
     return r0, offsets[t1], offsets[t0 : t1 + 1] - r0
 
 
-def _keep_last(Hs, batch, t0, t1, last):
-    """Into ``last`` (B, H), the hidden states at the last step of the sequences that end
-    in steps t0 to t1 - 1, from that window's states ``Hs``: the i-th for i from B_t1 to
-    B_t0, the sequences being sorted longest first."""
-    offsets, T = batch.offsets, len(batch.offsets) - 1
-    ending = slice(offsets[t1 + 1] - offsets[t1] if t1 < T else 0, offsets[t0 + 1] - offsets[t0])
-    last[ending] = Hs[batch.last_rows[ending] - offsets[t0]]
-
-
-def _predict_unidirectional(spec, layers, batch, windows, n_threads):
-    """The top layer's hidden states over a chunk, and which rows of them are each
-    sequence's last (``LSTMNetwork.predict``)."""
+def _predict_unidirectional(net, batch, windows, n_threads):
+    """The readout of a chunk (``LSTMNetwork.predict``)."""
+    spec, layers = net.spec, net.views.layers
     if windows is None:
         x = batch.X
         for (cell,) in layers:
             x = _layer_pass(spec.kernel, cell, x, batch.offsets, n_threads)
-        return [x], batch.last_rows
+        return net._read_out([x], batch, None)
     B, dtype = len(batch.order), batch.X.dtype
     carried = [_Carried(spec, B, cell.W_hh.shape[1], dtype) for (cell,) in layers]
-    last = np.empty((B, layers[-1][0].W_hh.shape[1]), dtype=dtype)
+    readout = net._accumulator(batch)
     for t0, t1 in windows:
         r0, r1, offsets = _window_rows(batch.offsets, t0, t1)
         x = batch.X[r0:r1]
         for (cell,), state in zip(layers, carried, strict=True):
             x = state.run(cell, x, offsets, n_threads)  # the next layer's window input
-        _keep_last(x, batch, t0, t1, last)
-    return [last], slice(None)
+        readout.update(0, x, offsets, r0)
+    return readout.result()
 
 
-def _predict_bidirectional(spec, layers, batch, windows, n_threads):
-    """``_predict_unidirectional`` for a bidirectional network: the top layer's states of
-    each direction, the reverse one's in the reversed layout."""
+def _predict_bidirectional(net, batch, windows, n_threads):
+    """``_predict_unidirectional`` for a bidirectional network."""
+    spec, layers = net.spec, net.views.layers
     N, B, dtype = batch.offsets[-1], len(batch.order), batch.X.dtype
     perm = np.empty(N, dtype=np.intp)
     reverse_rows(batch.offsets, perm)
     x = batch.X
+
+    def direction_windows(cell, d):
+        """Direction d's states over the chunk, window after window, in its layout."""
+        state = _Carried(spec, B, cell.W_hh.shape[1], dtype)
+        for t0, t1 in windows:
+            r0, r1, offsets = _window_rows(batch.offsets, t0, t1)
+            rows = slice(r0, r1) if d == 0 else perm[r0:r1]  # this layout's rows of x
+            x_in = x[rows] if d == 0 else _take(x, rows)
+            yield state.run(cell, x_in, offsets, n_threads), offsets, r0, rows
+
     for k, layer in enumerate(layers):
-        top = k == len(layers) - 1
         if windows is None:
             states = [
                 _layer_pass(spec.kernel, layer[0], x, batch.offsets, n_threads),
                 _layer_pass(spec.kernel, layer[1], _take(x, perm), batch.offsets, n_threads),
             ]
-            if top:
-                return states, batch.last_rows
+            if k == len(layers) - 1:
+                return net._read_out(states, batch, perm)
             x = _in_time_order(states, perm)
             continue
+        if k == len(layers) - 1:
+            readout = net._accumulator(batch, perm)
+            for d in readout.passes:
+                for Hs, offsets, r0, _ in direction_windows(layer[d], d):
+                    readout.update(d, Hs, offsets, r0)
+            return readout.result()
         H = layer[0].W_hh.shape[1]
-        # The top layer's last states, or this layer's output: the next one's input.
-        out = [np.empty((B, H), dtype=dtype) for _ in layer] if top else np.empty((N, 2 * H), dtype)
+        out = np.empty((N, 2 * H), dtype)  # this layer's output: the next one's input
         for d, cell in enumerate(layer):
-            state = _Carried(spec, B, H, dtype)
-            for t0, t1 in windows:
-                r0, r1, offsets = _window_rows(batch.offsets, t0, t1)
-                rows = slice(r0, r1) if d == 0 else perm[r0:r1]  # this layout's rows of x
-                Hs = state.run(cell, x[rows] if d == 0 else _take(x, rows), offsets, n_threads)
-                if top:
-                    _keep_last(Hs, batch, t0, t1, out[d])
-                else:
-                    out[rows, d * H : (d + 1) * H] = Hs  # back in time order
+            for Hs, _, _, rows in direction_windows(cell, d):
+                out[rows, d * H : (d + 1) * H] = Hs  # back in time order
         x = out
-    return out, slice(None)
 
 
 class Workspace:
@@ -493,7 +533,8 @@ class Workspace:
 
     def __init__(self, net, rows, batch, dropout=0.0, recurrent_dropout=0.0):
         """Room for batches of up to ``batch`` sequences with ``rows`` steps in all."""
-        self.h_last = None  # the head's input, kept by forward for backward
+        self.h_last = None  # the head's input, the readout, kept by forward for backward
+        self.readout_cache = None  # what the readout's backward needs
         self.masks = None  # the dropout masks forward used
         bidirectional = net.n_directions == 2
         sizes = list(zip(net.layer_inputs(), net.hidden_sizes, strict=True))

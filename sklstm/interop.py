@@ -17,7 +17,7 @@ def _torch():
 
 
 def to_torch(est):
-    """PyTorch modules that compute the fitted model.
+    """The fitted model as one PyTorch module.
 
     Parameters
     ----------
@@ -26,15 +26,17 @@ def to_torch(est):
 
     Returns
     -------
-    lstm : torch.nn.LSTM or torch.nn.ModuleList
-        ``batch_first`` LSTM with the fitted weights (``b_ih`` holds the bias, ``b_hh`` is
-        zero). When the layers differ in size, which one ``nn.LSTM`` cannot hold, a
-        ``ModuleList`` of one-layer LSTMs to apply in order.
-    head : torch.nn.Linear
-        The output layer, applied to the last layer's final hidden state of each sequence
-        (``h_n[-1]``; ``torch.cat([h_n[-2], h_n[-1]], 1)`` for a bidirectional model, the
-        reverse direction's final state being at the sequence's first step); the output
-        activation (``est.out_activation_``) is left to the caller.
+    module : torch.nn.Module
+        ``module(X, lengths=None)`` takes a batch-first float tensor (N, T, D) of raw inputs
+        and, for padded sequences, each one's length (N,), and returns the outputs in y's
+        units before the output activation (``est.out_activation_``, left to the caller),
+        (N, n_outputs). Its parts: ``module.rnn``, an ``nn.LSTM`` or ``nn.GRU`` with every
+        layer (``b_ih`` holds the input-side biases, ``b_hh`` the GRU's ``b_hn`` and
+        zeros), or a ``ModuleList`` of one-layer modules applied in order when the layers
+        differ in size; ``module.readout`` (``module.readout.weight``: the attention
+        weights); ``module.head``, an ``nn.Linear``. The module's class lives in
+        ``sklstm._torch_network``: ``torch.save(module)`` works, and loads where sklstm is
+        installed.
 
     Examples
     --------
@@ -43,73 +45,91 @@ def to_torch(est):
     >>> from sklstm.interop import to_torch
     >>> X = np.random.RandomState(0).normal(size=(20, 5, 2)).astype(np.float32)
     >>> reg = LSTMRegressor(4, max_iter=2, random_state=0).fit(X, X[:, -1, 0])
-    >>> lstm, head = to_torch(reg)
-    >>> out, (h_n, c_n) = lstm(torch.from_numpy(X))
-    >>> np.allclose(head(h_n[-1]).detach().numpy().ravel(), reg.predict(X), atol=1e-5)
+    >>> module = to_torch(reg)
+    >>> out = module(torch.from_numpy(X)).detach().numpy()
+    >>> np.allclose(out.ravel(), reg.predict(X), atol=1e-5)
     True
     """
     torch = _torch()
+    from ._torch_network import Readout, RecurrentNetwork
+
     check_is_fitted(est)
     net = est.network_
     dtype = torch.float64 if net.dtype == np.float64 else torch.float32
     sizes = net.hidden_sizes
+    Module = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[net.cell]
 
-    bidirectional = net.n_directions == 2
-
-    def lstm_module(n_in, H, n_layers):
-        return torch.nn.LSTM(
+    def rnn_module(n_in, H, n_layers):
+        return Module(
             n_in,
             H,
             num_layers=n_layers,
             batch_first=True,
             dtype=dtype,
-            bidirectional=bidirectional,
+            bidirectional=net.n_directions == 2,
         )
 
     if len(set(sizes)) == 1:
-        lstm = lstm_module(net.n_features, sizes[0], len(sizes))
-        slots = [(lstm, k) for k in range(len(sizes))]
+        rnn = rnn_module(net.n_features, sizes[0], len(sizes))
     else:
-        lstm = torch.nn.ModuleList(
-            lstm_module(n_in, H, 1) for n_in, H in zip(net.layer_inputs(), sizes, strict=True)
+        rnn = torch.nn.ModuleList(
+            rnn_module(n_in, H, 1) for n_in, H in zip(net.layer_inputs(), sizes, strict=True)
         )
-        slots = [(module, 0) for module in lstm]
-    head = torch.nn.Linear(net.n_directions * sizes[-1], net.n_outputs, dtype=dtype)
-    # The modules read raw inputs and give outputs in y's units: standardisations folded in.
+    width = net.n_directions * sizes[-1]
+    module = RecurrentNetwork(
+        rnn,
+        Readout(net.readout, width, dtype),
+        torch.nn.Linear(width, net.n_outputs, dtype=dtype),
+    )
+    # The module reads raw inputs and gives outputs in y's units: standardisations folded in.
     layer_0, head_W, head_b = scaling.fold(net.views, est._input_units, est._output_units())
     with torch.no_grad():
-        for i, ((module, k), layer) in enumerate(zip(slots, net.views.layers, strict=True)):
-            for d, (suffix, cell) in enumerate(zip(_SUFFIXES, layer, strict=False)):
+        for i, ((layer, k), cells) in enumerate(zip(_slots(rnn), net.views.layers, strict=True)):
+            for d, (suffix, cell) in enumerate(zip(_SUFFIXES, cells, strict=False)):
                 name = f"l{k}{suffix}"
                 W_ih, bias = layer_0[d] if i == 0 else (cell.W_ih, cell.bias)
-                getattr(module, f"weight_ih_{name}").copy_(torch.from_numpy(W_ih))
-                getattr(module, f"weight_hh_{name}").copy_(torch.from_numpy(cell.W_hh))
-                getattr(module, f"bias_ih_{name}").copy_(torch.from_numpy(bias))
-                getattr(module, f"bias_hh_{name}").zero_()
-        head.weight.copy_(torch.from_numpy(head_W.astype(net.dtype)))
-        head.bias.copy_(torch.from_numpy(head_b.astype(net.dtype)))
-    return lstm, head
+                b_hh = np.zeros_like(bias)
+                if net.cell == "gru":  # b_hn cannot join b_in: the reset gate scales it
+                    b_hh[-len(cell.bias_hn) :] = cell.bias_hn
+                for param, value in [
+                    ("weight_ih", W_ih),
+                    ("weight_hh", cell.W_hh),
+                    ("bias_ih", bias),
+                    ("bias_hh", b_hh),
+                ]:
+                    getattr(layer, f"{param}_{name}").copy_(torch.from_numpy(value))
+        for param, value in zip(module.readout.parameters(), net.views.readout, strict=True):
+            param.copy_(torch.from_numpy(value))
+        module.head.weight.copy_(torch.from_numpy(head_W.astype(net.dtype)))
+        module.head.bias.copy_(torch.from_numpy(head_b.astype(net.dtype)))
+    return module
 
 
 # PyTorch's parameter names, forward then reverse direction.
 _SUFFIXES = ("", "_reverse")
 
 
-def load_torch(est, lstm, head):
-    """Put the weights of PyTorch modules into a fitted estimator of the same architecture.
+def _slots(rnn):
+    """(module, layer index within it) of each layer of a ``RecurrentNetwork.rnn``."""
+    modules = list(rnn) if isinstance(rnn, _torch().nn.ModuleList) else [rnn]
+    return [(m, k) for m in modules for k in range(m.num_layers)]
+
+
+def load_torch(est, module):
+    """Put the weights of a PyTorch module made by ``to_torch`` into a fitted estimator of
+    the same architecture.
 
     Parameters
     ----------
     est : LSTMClassifier or LSTMRegressor
-        A fitted estimator; its weights are replaced.
-    lstm : torch.nn.LSTM or torch.nn.ModuleList of torch.nn.LSTM
-        As returned by ``to_torch``: one LSTM with every layer, or one-layer LSTMs in order.
-    head : torch.nn.Linear
-        The output layer.
+        A fitted estimator; its weights are replaced, all at once, only if every weight
+        fits.
+    module : torch.nn.Module
+        As returned by ``to_torch`` (trained or edited in PyTorch since).
 
     Returns
     -------
-    est : the estimator, with the modules' weights
+    est : the estimator, with the module's weights
 
     Examples
     --------
@@ -118,46 +138,67 @@ def load_torch(est, lstm, head):
     >>> from sklstm.interop import load_torch, to_torch
     >>> X = np.random.RandomState(0).normal(size=(20, 5, 2)).astype(np.float32)
     >>> reg = LSTMRegressor(4, max_iter=1, random_state=0).fit(X, X[:, -1, 0])
-    >>> lstm, head = to_torch(reg)
+    >>> module = to_torch(reg)
     >>> with torch.no_grad():  # train or edit in PyTorch, then bring the weights back
-    ...     _ = head.weight.zero_(), head.bias.fill_(1.5)
-    >>> round(float(load_torch(reg, lstm, head).predict(X[:1])[0]), 4)
+    ...     _ = module.head.weight.zero_(), module.head.bias.fill_(1.5)
+    >>> round(float(load_torch(reg, module).predict(X[:1])[0]), 4)
     1.5
     """
+    torch = _torch()
+    from ._torch_network import RecurrentNetwork
+
     check_is_fitted(est)
     net = est.network_
-    modules = list(lstm) if isinstance(lstm, _torch().nn.ModuleList) else [lstm]
-    slots = [(m, k) for m in modules for k in range(m.num_layers)]
+    if not isinstance(module, RecurrentNetwork):
+        raise TypeError(
+            f"load_torch takes the module that to_torch returns, not {type(module).__name__}."
+        )
+    Module = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[net.cell]
+    slots = _slots(module.rnn)
     if len(slots) != len(net.hidden_sizes):
         raise ValueError(
-            f"The estimator has {len(net.hidden_sizes)} LSTM layers, the modules {len(slots)}."
+            f"The estimator has {len(net.hidden_sizes)} recurrent layers, the module {len(slots)}."
         )
-    for module in modules:
-        if module.bidirectional != (net.n_directions == 2):
+    for layer, _ in slots:
+        if type(layer) is not Module:
+            raise ValueError(
+                f"The module's layers are {type(layer).__name__}, the estimator's cell is "
+                f"{net.cell!r}."
+            )
+        if layer.bidirectional != (net.n_directions == 2):
             kind = {True: "bidirectional", False: "unidirectional"}
             raise ValueError(
-                f"The modules are {kind[module.bidirectional]}, the estimator is "
+                f"The module is {kind[layer.bidirectional]}, the estimator is "
                 f"{kind[net.n_directions == 2]}."
             )
-        if module.proj_size or not module.bias:
-            raise ValueError("Only LSTMs with biases and without projections can be loaded.")
+        if getattr(layer, "proj_size", 0) or not layer.bias:
+            raise ValueError("Only layers with biases and without projections can be loaded.")
+    if module.readout.kind != net.readout:
+        raise ValueError(
+            f"The module's readout is {module.readout.kind!r}, the estimator's {net.readout!r}."
+        )
 
     def array(tensor):
         return tensor.detach().cpu().numpy().astype(net.dtype)
 
     params = net.params.copy()
     views = net.unpack(params)
-    for (module, k), layer in zip(slots, views.layers, strict=True):
-        for suffix, cell in zip(_SUFFIXES, layer, strict=False):
+    for (layer, k), cells in zip(slots, views.layers, strict=True):
+        for suffix, cell in zip(_SUFFIXES, cells, strict=False):
             name = f"l{k}{suffix}"
-            _assign(cell.W_ih, array(getattr(module, f"weight_ih_{name}")), f"weight_ih_{name}")
-            _assign(cell.W_hh, array(getattr(module, f"weight_hh_{name}")), f"weight_hh_{name}")
-            bias = array(getattr(module, f"bias_ih_{name}")) + array(
-                getattr(module, f"bias_hh_{name}")
-            )
-            _assign(cell.bias, bias, f"bias_{name}")
-    _assign(views.head_W, array(head.weight), "head.weight")
-    _assign(views.head_b, array(head.bias), "head.bias")
+            _assign(cell.W_ih, array(getattr(layer, f"weight_ih_{name}")), f"weight_ih_{name}")
+            _assign(cell.W_hh, array(getattr(layer, f"weight_hh_{name}")), f"weight_hh_{name}")
+            b_ih = array(getattr(layer, f"bias_ih_{name}"))
+            b_hh = array(getattr(layer, f"bias_hh_{name}"))
+            if net.cell == "gru":  # b_hr and b_hz join b_ih's; b_hn stays apart
+                H = len(cell.bias_hn)
+                _assign(cell.bias_hn, b_hh[2 * H :], f"bias_hh_{name}[2H:]")
+                b_hh[2 * H :] = 0
+            _assign(cell.bias, b_ih + b_hh, f"bias_{name}")
+    for (name, param), value in zip(module.readout.named_parameters(), views.readout, strict=True):
+        _assign(value, array(param), f"readout.{name}")
+    _assign(views.head_W, array(module.head.weight), "head.weight")
+    _assign(views.head_b, array(module.head.bias), "head.bias")
     scaling.unfold(views, est._input_units, est._output_units())
     net.params[:] = params  # all shapes checked: replace the weights at once
     return est

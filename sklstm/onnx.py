@@ -1,4 +1,4 @@
-"""Export to ONNX, on ONNX's own LSTM operator; onnx is imported only when called."""
+"""Export to ONNX, on ONNX's own LSTM and GRU operators; onnx is imported only when called."""
 
 import numpy as np
 from sklearn.base import is_regressor
@@ -9,15 +9,20 @@ from . import _scaling as scaling
 __all__ = ["to_onnx"]
 
 OPSET = 17
-# ONNX orders an LSTM's gates i, o, f, c; sklstm, as PyTorch, i, f, g(=c), o.
-_ONNX_GATES = [0, 3, 1, 2]
+# ONNX orders an LSTM's gates i, o, f, c, a GRU's z, r, h; sklstm, as PyTorch, i, f, g(=c),
+# o and r, z, n(=h).
+_ONNX_GATES = {"lstm": [0, 3, 1, 2], "gru": [1, 0, 2]}
+# The readouts: reductions over the time axis of (N, T, width).
+_POOLING = {"mean": "ReduceMean", "max": "ReduceMax"}
 
 
 def to_onnx(est, *, variable_lengths=False):
     """An ONNX model that computes the fitted estimator's predictions.
 
-    The graph runs ONNX's ``LSTM`` operator once per layer, then the dense head and the
-    output activation, in float32 (a float64 model's weights are cast).
+    The graph runs ONNX's ``LSTM`` or ``GRU`` operator (``linear_before_reset=1``, as
+    PyTorch's GRU) once per layer, then the readout, the dense head and the output
+    activation, in float32 (a float64 model's weights are cast). With lengths, the
+    readouts pool over each sequence's own steps only.
 
     Parameters
     ----------
@@ -67,19 +72,23 @@ def to_onnx(est, *, variable_lengths=False):
         positive = graph.node("Greater", ["lengths", graph.constant(np.array(0), np.int64)])
         lengths = graph.node("Where", [positive, "lengths", graph.constant(np.array(-1), np.int64)])
         lengths = graph.node("Cast", [lengths], to=TensorProto.INT32)
-    x = graph.node("Transpose", ["X"], perm=[1, 0, 2])  # ONNX's LSTM: time first
+    x = graph.node("Transpose", ["X"], perm=[1, 0, 2])  # ONNX's RNNs: time first
     direction = "bidirectional" if net.n_directions == 2 else "forward"
     # The graph reads raw inputs and gives outputs in y's units: standardisations folded in.
     layer_0, head_W, head_b = scaling.fold(net.views, est._input_units, est._output_units())
+    op = net.cell.upper()
     for k, layer in enumerate(net.views.layers):
         H = layer[0].W_hh.shape[1]
         inputs_and_biases = layer_0 if k == 0 else [(cell.W_ih, cell.bias) for cell in layer]
         weights = [
-            np.stack([_reorder(W_ih) for W_ih, _ in inputs_and_biases]),
-            np.stack([_reorder(cell.W_hh) for cell in layer]),
+            np.stack([_reorder(W_ih, net.cell) for W_ih, _ in inputs_and_biases]),
+            np.stack([_reorder(cell.W_hh, net.cell) for cell in layer]),
         ]
         biases = np.stack(
-            [np.concatenate([_reorder(bias), np.zeros(4 * H)]) for _, bias in inputs_and_biases]
+            [
+                np.concatenate([_reorder(bias, net.cell), _recurrent_bias(cell, net.cell)])
+                for (_, bias), cell in zip(inputs_and_biases, layer, strict=True)
+            ]
         )
         inputs = [
             x,
@@ -88,22 +97,21 @@ def to_onnx(est, *, variable_lengths=False):
             graph.constant(biases),
         ] + ([lengths] if lengths else [])
         y, y_h = graph.node(
-            "LSTM",
+            op,
             inputs,
             outputs=2,
-            label=f"sklstm LSTM layer {k}: every entry of lengths must be from 1 to T"
+            label=f"sklstm {op} layer {k}: every entry of lengths must be from 1 to T"
             if lengths
             else None,
             hidden_size=H,
             direction=direction,
+            **({"linear_before_reset": 1} if net.cell == "gru" else {}),
         )
         # Y is (T, directions, N, H): the next layer reads (T, N, directions * H).
         if k < len(net.views.layers) - 1:
             y = graph.node("Transpose", [y], perm=[0, 2, 1, 3])
             x = graph.node("Reshape", [y, graph.constant(np.array([0, 0, -1]), np.int64)])
-    # Each direction's final state, side by side: (N, directions * H).
-    h = graph.node("Transpose", [y_h], perm=[1, 0, 2])
-    h = graph.node("Reshape", [h, graph.constant(np.array([0, -1]), np.int64)])
+    h = _readout(graph, net, y, y_h, "lengths" if lengths else None)
     z = graph.node("Gemm", [h, graph.constant(head_W), graph.constant(head_b)], transB=1)
     _outputs(est, graph, z, TensorProto)
     model = helper.make_model(
@@ -146,10 +154,56 @@ def _outputs(est, graph, z, TensorProto):
     graph.output("probabilities", TensorProto.FLOAT, ["N", len(est.classes_)])
 
 
-def _reorder(gates):
-    """Gate blocks (first axis, 4H) from sklstm's order to ONNX's."""
-    H = gates.shape[0] // 4
-    return np.concatenate([gates[g * H : (g + 1) * H] for g in _ONNX_GATES])
+def _reorder(gates, cell):
+    """Gate blocks (first axis) from sklstm's order to ONNX's."""
+    order = _ONNX_GATES[cell]
+    H = gates.shape[0] // len(order)
+    return np.concatenate([gates[g * H : (g + 1) * H] for g in order])
+
+
+def _recurrent_bias(cell_params, cell):
+    """ONNX's recurrent bias (Rb): zeros but a GRU's b_hn, which the reset gate scales."""
+    H = cell_params.W_hh.shape[1]
+    if cell == "lstm":
+        return np.zeros(4 * H)
+    return np.concatenate([np.zeros(2 * H), cell_params.bias_hn])
+
+
+def _readout(graph, net, y, y_h, lengths):
+    """The readout's (N, width) from the top layer's outputs: Y (T, directions, N, H) and
+    Y_h (directions, N, H); over each sequence's first ``lengths`` steps when given."""
+    if net.readout == "last":  # each direction's final state, side by side
+        h = graph.node("Transpose", [y_h], perm=[1, 0, 2])
+        return graph.node("Reshape", [h, graph.constant(np.array([0, -1]), np.int64)])
+    states = graph.node("Transpose", [y], perm=[2, 0, 1, 3])  # (N, T, directions, H)
+    states = graph.node("Reshape", [states, graph.constant(np.array([0, 0, -1]), np.int64)])
+    valid = None
+    if lengths is not None:  # (N, T): step t < the sequence's length
+        T = graph.node("Gather", [graph.node("Shape", ["X"]), graph.constant(1, np.int64)])
+        steps = graph.node("Range", [graph.constant(0, np.int64), T, graph.constant(1, np.int64)])
+        column = graph.node("Unsqueeze", [lengths, graph.constant([1], np.int64)])
+        valid = graph.node("Less", [steps, column])
+    last_axis = graph.constant([2], np.int64)
+    if net.readout == "mean" and valid is not None:  # padded steps hold zeros
+        total = graph.node("ReduceSum", [states, graph.constant([1], np.int64)], keepdims=0)
+        count = graph.node(
+            "Cast", [graph.node("Unsqueeze", [lengths, graph.constant([1], np.int64)])], to=1
+        )
+        return graph.node("Div", [total, count])
+    if net.readout in _POOLING:
+        if valid is not None:
+            states = graph.node(
+                "Where",
+                [graph.node("Unsqueeze", [valid, last_axis]), states, graph.constant(-np.inf)],
+            )
+        return graph.node(_POOLING[net.readout], [states], axes=[1], keepdims=0)
+    (w,) = net.views.readout  # attention: softmax over the steps of states @ w
+    scores = graph.node("MatMul", [states, graph.constant(w)])
+    if valid is not None:
+        scores = graph.node("Where", [valid, scores, graph.constant(-np.inf)])
+    weights = graph.node("Unsqueeze", [graph.node("Softmax", [scores], axis=1), last_axis])
+    weighted = graph.node("Mul", [weights, states])
+    return graph.node("ReduceSum", [weighted, graph.constant([1], np.int64)], keepdims=0)
 
 
 class _Graph:

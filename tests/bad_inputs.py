@@ -234,6 +234,8 @@ def data_cases():
 # An invalid value of every hyperparameter; the tests check that none is missing.
 INVALID_PARAMETERS = {
     "hidden_layer_sizes": (4, 0),
+    "cell": "rnn",
+    "readout": "first",
     "solver": "lbfgs",
     "alpha": -1.0,
     "batch_size": 0,

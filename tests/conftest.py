@@ -12,15 +12,25 @@ def random_sequences(rng, lengths, n_features, dtype=np.float64):
 
 
 def make_network(
-    rng, n_features, hidden_sizes, n_outputs, dtype=np.float64, bidirectional=False, cell="lstm"
+    rng,
+    n_features,
+    hidden_sizes,
+    n_outputs,
+    dtype=np.float64,
+    bidirectional=False,
+    cell="lstm",
+    readout="last",
 ):
-    net = LSTMNetwork(n_features, hidden_sizes, n_outputs, dtype, bidirectional, cell)
+    net = LSTMNetwork(n_features, hidden_sizes, n_outputs, dtype, bidirectional, cell, readout)
     net.initialize(rng)
-    # Random biases too, so that no gradient is checked only at a symmetric point.
+    # Random biases and readout weights too (attention's start at 0, a uniform weighting),
+    # so that no gradient is checked only at a symmetric point.
     for layer in net.views.layers:
         for params in layer:
             for bias in params[2:]:
                 bias[:] = rng.normal(scale=0.5, size=bias.shape)
+    for w in net.views.readout:
+        w[:] = rng.normal(size=w.shape)
     net.views.head_b[:] = rng.normal(size=net.views.head_b.shape)
     return net
 
@@ -68,3 +78,19 @@ def pytest_report_header(config):
     built = "with OpenMP" if openmp_enabled() else "WITHOUT OpenMP (serial kernels)"
     n = effective_n_threads()
     return f"sklstm: built {built}, {n} thread{'s' if n > 1 else ''}"
+
+
+def chunked_predictions(net, seqs, n_threads, monkeypatch):
+    """``net.predict``'s outputs and the chunks of sequences it packed."""
+    from sklstm import _network
+
+    chunks = []
+
+    def spy(seqs, idx, buffer=None):
+        chunks.append(np.array(idx))
+        return pack_batch(seqs, idx, buffer)
+
+    with monkeypatch.context() as patch, single_threaded_blas():
+        patch.setattr(_network, "pack_batch", spy)
+        out = net.predict(seqs, n_threads)
+    return out, chunks

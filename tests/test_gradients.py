@@ -114,8 +114,39 @@ def test_gradient_with_fixed_dropout_masks(
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("readout", ["last", "mean", "max", "attention"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("lengths, n_features, hidden", MORE_SHAPES)
+def test_readout_gradient(rng, readout, bidirectional, lengths, n_features, hidden, cell):
+    # Every parameter, the readout's (attention's w) included, through the stack below it.
+    loss, kind, n_outputs = LOSSES["multiclass"]
+    net = make_network(
+        rng,
+        n_features,
+        hidden,
+        n_outputs,
+        bidirectional=bidirectional,
+        cell=cell,
+        readout=readout,
+    )
+    X = random_sequences(rng, lengths, n_features)
+    check_gradient(net, X, targets(rng, kind, len(lengths), n_outputs), loss)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("readout", ["mean", "attention"])
+def test_readout_gradient_with_fixed_dropout_masks(rng, cell, readout):
+    loss, kind, n_outputs = LOSSES["mse-identity"]
+    net = make_network(rng, 2, (3, 4), n_outputs, bidirectional=True, cell=cell, readout=readout)
+    lengths = [6, 3, 6, 2, 4]
+    X = random_sequences(rng, lengths, 2)
+    masks = net.draw_masks(rng, len(lengths), dropout=0.3, recurrent_dropout=0.4)
+    check_gradient(net, X, targets(rng, kind, len(lengths), n_outputs), loss, masks)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_l2_penalty_gradient(rng, cell):
-    net = make_network(rng, 2, (3, 2), 1, bidirectional=True, cell=cell)
+    net = make_network(rng, 2, (3, 2), 1, bidirectional=True, cell=cell, readout="attention")
     g = np.zeros_like(net.params)
     scale = 0.3
     penalty = net.add_l2(net.unpack(g), scale)

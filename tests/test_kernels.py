@@ -13,7 +13,7 @@ from sklstm._network import Workspace
 from sklstm._sequences import check_sequences, pack_batch
 from sklstm._threading import effective_n_threads, single_threaded_blas
 
-from conftest import make_network, random_sequences
+from conftest import chunked_predictions, make_network, random_sequences
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -604,22 +604,6 @@ def test_isa_levels_are_checked():
 
 
 # --- prediction in windows of steps ---------------------------------------------------------
-
-
-def chunked_predictions(net, seqs, n_threads, monkeypatch):
-    """``net.predict``'s outputs and the chunks of sequences it packed."""
-    from sklstm import _network
-
-    chunks = []
-
-    def spy(seqs, idx, buffer=None):
-        chunks.append(np.array(idx))
-        return pack_batch(seqs, idx, buffer)
-
-    with monkeypatch.context() as patch, single_threaded_blas():
-        patch.setattr(_network, "pack_batch", spy)
-        out = net.predict(seqs, n_threads)
-    return out, chunks
 
 
 @pytest.mark.parametrize("cell", CELLS)

@@ -9,10 +9,11 @@ import pytest
 from sklstm._losses import SoftmaxCrossEntropy, SquaredError
 from sklstm._network import LSTMNetwork, Workspace
 from sklstm._optimizers import Adam
+from sklstm._readouts import READOUTS
 from sklstm._sequences import check_sequences, pack_batch
 from sklstm._threading import single_threaded_blas
 
-from conftest import loss_and_grad, make_network, random_sequences
+from conftest import chunked_predictions, loss_and_grad, make_network, random_sequences
 
 # Models fitted and pickled by sklstm at commit 8c055cc, before the GRU: an LSTMClassifier
 # (two layers, bidirectional, float32) and an LSTMRegressor (float64), with the inputs X
@@ -60,14 +61,16 @@ def test_saved_states_refuse_an_unknown_cell(rng):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_layout_derives_from_the_cell(cell):
-    net = LSTMNetwork(3, (5, 4), 2, np.float64, bidirectional=True, cell=cell)
+@pytest.mark.parametrize("readout", ["last", "attention"])
+def test_layout_derives_from_the_cell_and_the_readout(cell, readout):
+    net = LSTMNetwork(3, (5, 4), 2, np.float64, bidirectional=True, cell=cell, readout=readout)
     gates, extra = (4, 0) if cell == "lstm" else (3, 1)
     per_layer = [gates * 5 * (3 + 5 + 1) + extra * 5, gates * 4 * (10 + 4 + 1) + extra * 4]
-    assert net.params.size == 2 * sum(per_layer) + 2 * 8 + 2
+    readout_size = 8 if readout == "attention" else 0
+    assert net.params.size == 2 * sum(per_layer) + readout_size + 2 * 8 + 2
     # The views cover the vector once, in order, sharing its memory.
     views = [a for layer in net.views.layers for p in layer for a in p]
-    views += [net.views.head_W, net.views.head_b]
+    views += [*net.views.readout, net.views.head_W, net.views.head_b]
     assert sum(v.size for v in views) == net.params.size
     net.params[:] = np.arange(net.params.size)
     flat = np.concatenate([v.ravel(order="K") for v in views])
@@ -106,9 +109,10 @@ def test_gru_trains_through_the_network(rng, bidirectional):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("readout", READOUTS)
 @pytest.mark.parametrize("dtype, rtol", [(np.float32, 1e-5), (np.float64, 1e-12)])
-def test_each_sequence_predicts_the_same_alone_as_in_a_batch(rng, cell, dtype, rtol):
-    net = make_network(rng, 3, (6, 5), 2, dtype, bidirectional=True, cell=cell)
+def test_each_sequence_predicts_the_same_alone_as_in_a_batch(rng, cell, readout, dtype, rtol):
+    net = make_network(rng, 3, (6, 5), 2, dtype, bidirectional=True, cell=cell, readout=readout)
     X = random_sequences(rng, rng.integers(1, 20, size=30), 3, dtype)
     with single_threaded_blas():
         in_batch = net.predict(check_sequences(X, dtype=dtype), 2)
@@ -117,12 +121,55 @@ def test_each_sequence_predicts_the_same_alone_as_in_a_batch(rng, cell, dtype, r
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("readout", ["last", "attention"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_training_is_bitwise_independent_of_threads(rng, scheme, cell, dtype):
-    net = make_network(rng, 3, (20, 7), 2, dtype, bidirectional=True, cell=cell)
+def test_training_is_bitwise_independent_of_threads(rng, scheme, cell, readout, dtype):
+    net = make_network(rng, 3, (20, 7), 2, dtype, bidirectional=True, cell=cell, readout=readout)
     X = random_sequences(rng, rng.integers(1, 15, size=50), 3, dtype)
     Y = rng.normal(size=(50, 2))
     masks = net.draw_masks(rng, 50, 0.2, 0.3)
     one = loss_and_grad(net, X, Y, SquaredError("identity"), 1, masks)
     two = loss_and_grad(net, X, Y, SquaredError("identity"), 2, masks)
     assert one[0] == two[0] and np.array_equal(one[1], two[1])
+
+
+@pytest.mark.parametrize("readout", READOUTS)
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("hidden_sizes", [(5,), (6, 4)])
+@pytest.mark.parametrize("window_rows", [1, 7])
+def test_readouts_in_windows_equal_training_forward(
+    rng, monkeypatch, readout, bidirectional, hidden_sizes, window_rows
+):
+    # Prediction feeds the readout window after window (its online form); training's
+    # forward reads all steps at once. Last, mean and max agree to the bit, attention's
+    # online softmax to rounding.
+    from sklstm import _network
+
+    net = make_network(rng, 3, hidden_sizes, 2, np.float64, bidirectional, "gru", readout)
+    X = random_sequences(rng, [13, 1, 4, 13, 6, 9, 2, 13, 5], 3)
+    seqs = check_sequences(X, dtype=np.float64)
+    scratch = net.spec.predict_scratch(max(hidden_sizes)) * 8
+    monkeypatch.setattr(_network, "PREDICT_BYTES", window_rows * scratch)
+    out, chunks = chunked_predictions(net, seqs, 2, monkeypatch)
+    assert len(chunks) > 1 or window_rows == 7  # 1 row: a chunk per long sequence
+    expected = np.empty_like(out)
+    for idx in chunks:  # training's forward over the same chunks (BLAS: the same shapes)
+        ws = Workspace(net, int(seqs.lengths[idx].sum()), len(idx))
+        with single_threaded_blas():
+            batch = pack_batch(seqs, idx, ws.X)
+            expected[batch.order] = net.forward(batch, ws, 2)
+    if readout == "attention":
+        np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    else:
+        np.testing.assert_array_equal(out, expected)
+
+
+def test_networks_saved_before_readouts_read_their_last_states(rng):
+    state = make_network(rng, 3, (4,), 1).__getstate__()
+    del state["readout"]
+    net = LSTMNetwork.__new__(LSTMNetwork)
+    net.__setstate__(state)
+    assert net.readout == "last" and net.views.readout == []
+    for readout in ("first", None):
+        with pytest.raises(ValueError, match="Not the saved state of an LSTMNetwork"):
+            LSTMNetwork.__new__(LSTMNetwork).__setstate__({**state, "readout": readout})

@@ -79,6 +79,34 @@ def test_variable_lengths(rng, bidirectional):
     np.testing.assert_allclose(proba, clf.predict_proba(X), atol=1e-5)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("readout", ["last", "mean", "max", "attention"])
+@pytest.mark.parametrize("hidden, bidirectional", [((5,), False), ((5, 4), True)])
+@pytest.mark.parametrize("variable_lengths", [False, True])
+def test_every_cell_and_readout(rng, cell, readout, hidden, bidirectional, variable_lengths):
+    lengths = rng.integers(1, 12, size=30) if variable_lengths else np.full(30, 11)
+    X = [rng.normal(size=(T, 2)).astype(np.float32) for T in lengths]
+    clf = LSTMClassifier(
+        hidden,
+        cell=cell,
+        readout=readout,
+        bidirectional=bidirectional,
+        max_iter=2,
+        random_state=0,
+    ).fit(X, rng.integers(3, size=30))
+    if readout == "attention":  # a real weighting of the steps, not the initial uniform one
+        (w,) = clf.network_.views.readout
+        w[:] = rng.normal(size=w.shape)
+    padded = np.zeros((30, 11, 2), dtype=np.float32)
+    for i, x in enumerate(X):
+        padded[i, : len(x)] = x
+    inputs = {"X": padded}
+    if variable_lengths:
+        inputs["lengths"] = lengths.astype(np.int64)
+    _, proba = run(to_onnx(clf, variable_lengths=variable_lengths), **inputs)
+    np.testing.assert_allclose(proba, clf.predict_proba(X), atol=1e-5)
+
+
 @pytest.mark.parametrize("bad", [0, 12, -1])
 def test_lengths_out_of_range_are_refused(rng, bad):
     X = rng.normal(size=(4, 11, 2)).astype(np.float32)
