@@ -100,3 +100,18 @@ def test_padding_value_in_every_method(vowels, estimator):
     # Without it, zeros are steps: the model reads other sequences.
     unpadded = estimator(4, max_iter=2, random_state=0).fit(zeros, y)
     assert not np.array_equal(unpadded.network_.params, ragged_model.network_.params)
+
+
+@pytest.mark.parametrize("value", [np.nan, 0.0])
+def test_onnx_reads_the_padding_through_the_lengths_sklstm_reads(vowels, value):
+    ort = pytest.importorskip("onnxruntime")
+    from sklstm.onnx import to_onnx
+
+    X, y, _ = vowels
+    padding_value = None if np.isnan(value) else value
+    clf = LSTMClassifier(4, max_iter=1, random_state=0, padding_value=padding_value).fit(X, y)
+    X_padded = padded(X, value).astype(np.float32)
+    lengths = np.array([len(x) for x in X], dtype=np.int64)
+    session = ort.InferenceSession(to_onnx(clf, variable_lengths=True).SerializeToString())
+    _, proba = session.run(None, {"X": X_padded, "lengths": lengths})
+    np.testing.assert_allclose(proba, clf.predict_proba(X_padded), atol=1e-5)

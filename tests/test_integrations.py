@@ -174,3 +174,8 @@ def test_optuna_search_with_pruning_trains_through_partial_fit(vowels):
     # Every trial reported its score after each partial_fit epoch, for the pruner to judge.
     assert all(len(trial.intermediate_values) >= 1 for trial in search.trials_)
     assert search.best_estimator_.predict(X).shape == (90,)
+    # Each fold trains a clone, whose first partial_fit takes the statistics of its data.
+    shift, scale = quick().partial_fit(X[:45], y[:45], classes=np.unique(y))._input_units
+    scaler = SequenceScaler().fit(X[:45])
+    np.testing.assert_allclose(shift, scaler.mean_)
+    np.testing.assert_allclose(scale, scaler.scale_)
