@@ -4,6 +4,7 @@ predictions of the ragged list, bit for bit, or a clear message saying what to d
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 from sklstm import LSTMClassifier, LSTMRegressor
@@ -115,3 +116,14 @@ def test_onnx_reads_the_padding_through_the_lengths_sklstm_reads(vowels, value):
     session = ort.InferenceSession(to_onnx(clf, variable_lengths=True).SerializeToString())
     _, proba = session.run(None, {"X": X_padded, "lengths": lengths})
     np.testing.assert_allclose(proba, clf.predict_proba(X_padded), atol=1e-5)
+
+
+def test_padding_value_in_a_search(vowels):
+    X, y, _ = vowels
+    grid = {"lstmclassifier__alpha": [1e-4, 1e-2]}
+    padded_search = GridSearchCV(model(SequenceScaler(padding_value=0)), grid, cv=2)
+    ragged_search = GridSearchCV(model(), grid, cv=2)
+    np.testing.assert_array_equal(
+        padded_search.fit(padded(X, 0.0), y).cv_results_["mean_test_score"],
+        ragged_search.fit(X, y).cv_results_["mean_test_score"],
+    )
