@@ -3,7 +3,7 @@
 from . import _losses, _network, _optimizers
 from ._estimators import LSTMClassifier, LSTMRegressor
 from .exceptions import DivergenceWarning
-from .preprocessing import PiecewiseAggregate, SequenceScaler
+from .preprocessing import FromChannelsFirst, PiecewiseAggregate, SequenceScaler
 
 __version__ = "0.1.0"
 __all__ = [
@@ -26,6 +26,7 @@ SKOPS_TRUSTED_TYPES = tuple(
             LSTMRegressor,
             SequenceScaler,
             PiecewiseAggregate,
+            FromChannelsFirst,
             _network.LSTMNetwork,
             _losses.SigmoidCrossEntropy,
             _losses.SoftmaxCrossEntropy,

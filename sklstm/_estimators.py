@@ -47,7 +47,7 @@ from ._network import LSTMNetwork, Workspace
 from ._optimizers import _Optimizer, make_optimizer
 from ._progress import Progress
 from ._readouts import READOUTS
-from ._sequences import check_sequences, pack_batch
+from ._sequences import check_sequences, names_of, pack_batch, warn_if_channels_first
 from ._threading import effective_n_threads, single_threaded_blas
 from ._training import Checkpoint, History, StoppingRule, underfit
 from .exceptions import DivergenceWarning
@@ -140,7 +140,14 @@ _PARAMETERS = """\
         Standardise each input feature over all samples and steps of the first fit (as
         ``SequenceScaler`` does) before the network reads it: inputs of any scale then train
         as well as standardised ones. ``partial_fit`` and ``warm_start`` keep the first
-        fit's statistics; exports fold them into the first layer's weights."""
+        fit's statistics; exports fold them into the first layer's weights.
+    padding_value : float or None, default=None
+        The value that pads sequences to a common length in an array: a sequence ends at
+        its last step that is not equal to it on every feature, in fit and prediction
+        alike. Trailing steps of NaN on every feature always end a sequence (tslearn's and
+        aeon's convention), whatever this is. A sequence whose own last steps equal
+        ``padding_value`` on every feature loses them: pick a value the data never takes
+        on all features at once, or pad with NaN."""
 
 _ATTRIBUTES = """\
     network_ : LSTMNetwork
@@ -149,10 +156,11 @@ _ATTRIBUTES = """\
         (gates i, f, g, o).
     n_features_in_ : int
         Features per time step seen in fit (1 for 2-D X: univariate sequences).
-    feature_names_in_ : ndarray of shape (n_timesteps,)
-        Column names of X when it was a 2-D DataFrame with string column names: the time
-        steps of univariate sequences. A DataFrame passed to predict must then have the
-        same columns; arrays without names may have any length.
+    feature_names_in_ : ndarray of shape (n_timesteps,) or (n_features_in_,)
+        String column names of X: of a 2-D DataFrame, the time steps of univariate
+        sequences; of a list of DataFrames (each with the same columns), the features. X
+        passed to predict is then checked as scikit-learn checks a DataFrame: other names
+        or another order is an error, arrays without names warn.
     n_outputs_ : int
         Number of network outputs.
     out_activation_ : str
@@ -207,6 +215,7 @@ _DEFAULTS = {
     "clip_norm": None,
     "dtype": "float32",
     "standardize_X": True,
+    "padding_value": None,
 }
 
 
@@ -287,6 +296,7 @@ class _BaseLSTM(BaseEstimator):
         "clip_norm": [None, Interval(Real, 0, None, closed="neither")],
         "dtype": [StrOptions({"float32", "float64"}), Options(type, {np.float32, np.float64})],
         "standardize_X": ["boolean"],
+        "padding_value": [None, Real],
     }
 
     def __sklearn_tags__(self):
@@ -295,9 +305,15 @@ class _BaseLSTM(BaseEstimator):
         return tags
 
     def __setstate__(self, state):
-        # Saved before standardize_X existed, a model read its inputs as they were; before
-        # cells and readouts, it was an LSTM read at its last states.
-        state = {"standardize_X": False, "cell": "lstm", "readout": "last", **state}
+        # Saved before standardize_X and padding_value existed, a model read its inputs as
+        # they were; before cells and readouts, it was an LSTM read at its last states.
+        state = {
+            "standardize_X": False,
+            "padding_value": None,
+            "cell": "lstm",
+            "readout": "last",
+            **state,
+        }
         if "network_" in state:
             # Saved before the stopping rule of issue 9: its weights were the last epoch's.
             defaults = {"_input_units": None, "_stall_reference": None}
@@ -364,15 +380,24 @@ class _BaseLSTM(BaseEstimator):
         ``n_features_in_`` is X.shape[1], which for sequences is their length (3-D) or a
         first sequence's length (lists), not the features per step.
         """
+        # A list of DataFrames names its features in each sequence.
+        names = names_of(X)
         # An array has no feature names: against a fit without them, there is nothing to
         # check (sklearn's check costs more than predicting one sequence).
         if not reset and (hasattr(self, "feature_names_in_") or not isinstance(X, np.ndarray)):
-            _check_feature_names(self, X, reset=False)
+            _check_feature_names(self, names, reset=False)
         # A fitted model computes in the dtype it was fitted in, whatever set_params says,
         # until it is refitted.
         dtype = np.dtype(self.dtype) if reset else self.network_.dtype
-        seqs = check_sequences(X, dtype=dtype, n_features=None if reset else self.n_features_in_)
-        return seqs, _get_feature_names(X) if reset else None
+        seqs = check_sequences(
+            X,
+            dtype=dtype,
+            n_features=None if reset else self.n_features_in_,
+            padding_value=self.padding_value,
+        )
+        if reset:
+            warn_if_channels_first(seqs)
+        return seqs, _get_feature_names(names) if reset else None
 
     def _check_counts(self):
         """Refuse booleans where a count is expected: to Python, and so to scikit-learn's

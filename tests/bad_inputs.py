@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import scipy.sparse
 from sklearn.exceptions import NotFittedError
 
@@ -36,6 +37,7 @@ class Case:
     params: dict = None  # set after the first fit, before the call
     fitted_first: bool = True  # whether the call is made on a fitted estimator
     y_first: np.ndarray = None  # the first fit's targets, when not the default ones
+    X_first: object = None  # the first fit's sequences, when not the default ones
 
     def prepare(self):
         """The estimator the call is made on: fitted on good data first, unless the case is
@@ -44,7 +46,8 @@ class Case:
         est = cls(hidden_layer_sizes=3, max_iter=2, random_state=0)
         if self.fitted_first:
             y = Y_CLASS if self.estimator == "classifier" else Y_REG
-            est.fit(X, y if self.y_first is None else self.y_first)
+            X_first = X if self.X_first is None else self.X_first
+            est.fit(X_first, y if self.y_first is None else self.y_first)
         return est.set_params(**(self.params or {}))
 
 
@@ -52,8 +55,49 @@ def data_cases():
     ragged = [RNG.normal(size=(n, 2)) for n in (4, 2, 6)]
     ragged_objects = np.empty(3, dtype=object)
     ragged_objects[:] = ragged
+    frames = [pd.DataFrame(x, columns=["pitch", "energy"]) for x in X]
     return [
         Case("NaN in X", "fit", (with_value(X, (3, 1, 0), np.nan), Y_CLASS), ValueError),
+        Case(
+            "NaN on some features of a sequence's last step",
+            "fit",
+            (with_value(X, (3, -1, 0), np.nan), Y_CLASS),
+            ValueError,
+        ),
+        Case(
+            "a sequence of NaN padding only",
+            "fit",
+            (with_value(X, 2, np.nan), Y_CLASS),
+            ValueError,
+        ),
+        Case(
+            "a sequence of padding_value only",
+            "fit",
+            (with_value(X, 2, 0.0), Y_CLASS),
+            ValueError,
+            params={"padding_value": 0.0},
+            fitted_first=False,
+        ),
+        Case("one (T, D) sequence at predict", "predict", (X[0],), ValueError),
+        Case(
+            "a list of (n_channels, n_timesteps) arrays (aeon's unequal lengths)",
+            "fit",
+            ([x.T for x in ragged], [0, 1, 0]),
+            ValueError,
+        ),
+        Case(
+            "a list of DataFrames with different columns",
+            "fit",
+            ([frames[0], frames[1][["energy", "pitch"]], *frames[2:]], Y_CLASS),
+            ValueError,
+        ),
+        Case(
+            "a list of DataFrames with columns reordered at predict",
+            "predict",
+            ([f[["energy", "pitch"]] for f in frames],),
+            ValueError,
+            X_first=frames,
+        ),
         Case("inf in X", "fit", (with_value(X, (0, 0, 1), np.inf), Y_CLASS), ValueError),
         Case(
             "NaN in a ragged sequence",
@@ -265,6 +309,7 @@ INVALID_PARAMETERS = {
     "output_activation": "relu",
     "standardize_X": "yes",
     "standardize_y": 1,
+    "padding_value": "zero",
 }
 
 

@@ -9,7 +9,12 @@ import pytest
 
 PUBLIC = {
     "sklstm": ["LSTMClassifier", "LSTMRegressor", "DivergenceWarning"],
-    "sklstm.preprocessing": ["PiecewiseAggregate", "SequenceScaler", "make_windows"],
+    "sklstm.preprocessing": [
+        "FromChannelsFirst",
+        "PiecewiseAggregate",
+        "SequenceScaler",
+        "make_windows",
+    ],
     "sklstm.datasets": ["load_japanese_vowels", "load_airline"],
     "sklstm.interop": ["to_torch", "load_torch"],
     "sklstm.onnx": ["to_onnx"],

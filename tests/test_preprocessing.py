@@ -3,7 +3,7 @@ import pytest
 from sklearn.pipeline import make_pipeline
 
 from sklstm import LSTMClassifier
-from sklstm.preprocessing import PiecewiseAggregate, SequenceScaler, make_windows
+from sklstm.preprocessing import FromChannelsFirst, PiecewiseAggregate, SequenceScaler, make_windows
 
 
 def test_sequence_scaler_on_ragged_input(rng):
@@ -110,3 +110,94 @@ def test_piecewise_aggregate_in_a_pipeline_and_its_errors(rng):
             PiecewiseAggregate(window).fit(X)
     with pytest.raises(ValueError, match="features per time step"):
         PiecewiseAggregate(4).fit(X).transform(rng.normal(size=(3, 8, 2)))
+
+
+# --- padding, layouts and feature names ------------------------------------------------
+
+
+def padded(sequences, T, value=np.nan):
+    """The sequences in one array of T steps, padded after each one's end with value."""
+    out = np.full((len(sequences), T) + np.shape(sequences[0])[1:], value)
+    for i, x in enumerate(sequences):
+        out[i, : len(x)] = x
+    return out
+
+
+@pytest.mark.parametrize("univariate", [False, True])
+@pytest.mark.parametrize("value", [np.nan, 0.0])
+def test_sequence_scaler_on_padded_arrays_answers_with_nan_padding(rng, univariate, value):
+    X = [rng.normal(3, 2, size=(T,) if univariate else (T, 2)) for T in (5, 2, 7)]
+    scaler = SequenceScaler(padding_value=None if np.isnan(value) else value)
+    Z = scaler.fit_transform(padded(X, 8, value))
+    ragged = SequenceScaler().fit(X)
+    np.testing.assert_array_equal(scaler.mean_, ragged.mean_)
+    np.testing.assert_array_equal(scaler.scale_, ragged.scale_)
+    # The input's shape, each sequence scaled as in the list, NaN after its end.
+    np.testing.assert_array_equal(Z, padded(ragged.transform(X), 8))
+    # inverse_transform reads the NaN padding, and answers with it.
+    np.testing.assert_allclose(scaler.inverse_transform(Z), padded(X, 8))
+
+
+def test_a_scaler_with_padding_value_in_a_pipeline_hands_on_nan_padding(rng):
+    X = [rng.normal(size=(T, 2)) for T in (5, 2, 7, 3)]
+    y = [0, 1, 0, 1]
+    zeros = padded(X, 7, 0.0)
+    model = make_pipeline(
+        SequenceScaler(padding_value=0), LSTMClassifier(3, max_iter=2, random_state=0)
+    )
+    ragged = make_pipeline(SequenceScaler(), LSTMClassifier(3, max_iter=2, random_state=0))
+    np.testing.assert_array_equal(
+        model.fit(zeros, y).predict_proba(zeros), ragged.fit(X, y).predict_proba(X)
+    )
+
+
+def test_piecewise_aggregate_on_padded_arrays(rng):
+    X = [rng.normal(size=(T, 2)) for T in (9, 2, 5)]
+    out = PiecewiseAggregate(4).fit_transform(padded(X, 10))
+    assert out.shape == (3, 3, 2)
+    np.testing.assert_array_equal(out, padded(PiecewiseAggregate(4).fit_transform(X), 3))
+    zeros = PiecewiseAggregate(4, padding_value=0).fit_transform(padded(X, 10, 0.0))
+    np.testing.assert_array_equal(zeros, out)
+
+
+def test_from_channels_first_on_every_layout(rng):
+    X = rng.normal(size=(4, 3, 6))  # 3 channels, 6 steps
+    converter = FromChannelsFirst().fit(X)
+    assert converter.n_features_in_ == 3
+    np.testing.assert_array_equal(converter.transform(X), X.transpose(0, 2, 1))
+    aeon_list = [rng.normal(size=(3, T)) for T in (6, 2, 4)]
+    assert [x.shape for x in converter.transform(aeon_list)] == [(6, 3), (2, 3), (4, 3)]
+    for x, out in zip(aeon_list, converter.transform(aeon_list), strict=True):
+        np.testing.assert_array_equal(out, x.T)
+    # NaN padding at the end of the time axis stays padding.
+    nan_padded = np.stack(
+        [np.pad(x, ((0, 0), (0, 6 - x.shape[1])), constant_values=np.nan) for x in aeon_list]
+    )
+    np.testing.assert_array_equal(
+        converter.transform(nan_padded), padded([x.T for x in aeon_list], 6)
+    )
+    univariate = rng.normal(size=(4, 6))  # the same in both layouts
+    np.testing.assert_array_equal(FromChannelsFirst().fit_transform(univariate), univariate)
+    with pytest.raises(ValueError, match="X has 2 features per time step, but the estimator"):
+        converter.transform(rng.normal(size=(4, 2, 6)))
+
+
+def test_make_windows_ends_the_series_at_its_trailing_nan_steps():
+    series = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0], [np.nan, np.nan]])
+    X, y = make_windows(series, window=2)
+    np.testing.assert_array_equal(y, series[2:4])
+    series[1, 0] = np.nan
+    with pytest.raises(ValueError, match="series contains NaN at step 1"):
+        make_windows(series, window=2)
+
+
+@pytest.mark.parametrize("transformer", [SequenceScaler(), PiecewiseAggregate(2)])
+def test_transformers_check_the_feature_names_of_a_list_of_dataframes(rng, transformer):
+    pd = pytest.importorskip("pandas")
+    frames = [pd.DataFrame(rng.normal(size=(T, 2)), columns=["a", "b"]) for T in (3, 5)]
+    transformer.fit(frames)
+    np.testing.assert_array_equal(transformer.feature_names_in_, ["a", "b"])
+    with pytest.raises(ValueError, match="Feature names must be in the same order"):
+        transformer.transform([f[["b", "a"]] for f in frames])
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        transformer.transform([f.to_numpy() for f in frames])

@@ -27,7 +27,7 @@ class Packed:
         lengths = np.array([len(x) for x in seqs])
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         # Not check_sequences: states may hold NaN.
-        seqs = Sequences(np.concatenate(seqs), starts, lengths, equal_lengths=False)
+        seqs = Sequences(np.concatenate(seqs), starts, lengths, False, array_steps=None)
         batch = pack_batch(seqs, np.arange(seqs.n_samples))
         self.seqs, self.offsets, self.order = seqs, batch.offsets, batch.order
         N, width = batch.X.shape

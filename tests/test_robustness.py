@@ -20,7 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklstm import SKOPS_TRUSTED_TYPES, DivergenceWarning, LSTMClassifier, LSTMRegressor, _network
 from sklstm._estimators import _BaseLSTM
 from sklstm._losses import SquaredError
-from sklstm.preprocessing import PiecewiseAggregate, SequenceScaler
+from sklstm.preprocessing import FromChannelsFirst, PiecewiseAggregate, SequenceScaler
 
 # --- bad input -------------------------------------------------------------------------
 
@@ -365,19 +365,19 @@ def test_skops_loads_every_model_with_exactly_the_published_trusted_types(rng, t
         LSTMRegressor(3, solver=solver, max_iter=1).fit(X, y)
         for solver in ("rmsprop", "sgd", "adagrad")
     ]
-    models.append(
-        make_pipeline(SequenceScaler(), PiecewiseAggregate(2), LSTMClassifier(3, max_iter=1)).fit(
-            X, labels
-        )
-    )
     models.append(LSTMClassifier(3, max_iter=1).fit(X, np.arange(len(X)) % 3))  # softmax
+    channels_first = X.transpose(0, 2, 1)
+    pipeline = make_pipeline(
+        FromChannelsFirst(), SequenceScaler(), PiecewiseAggregate(2), LSTMClassifier(3, max_iter=1)
+    ).fit(channels_first, labels)
     seen = set()
-    for i, model in enumerate(models):
+    for i, model in enumerate([*models, pipeline]):
+        inputs = channels_first if model is pipeline else X
         path = tmp_path / f"model{i}.skops"
         sio.dump(model, path)
         seen |= set(sio.get_untrusted_types(file=path))
         restored = sio.load(path, trusted=SKOPS_TRUSTED_TYPES)  # the README's recipe
-        np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+        np.testing.assert_array_equal(restored.predict(inputs), model.predict(inputs))
     assert seen == set(SKOPS_TRUSTED_TYPES)  # no type missing, none listed in vain
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sklstm._sequences import check_sequences, pack_batch
+from sklstm._sequences import check_sequences, names_of, pack_batch, warn_if_channels_first
 
 
 def test_3d_array_is_used_in_place():
@@ -97,3 +97,108 @@ def test_a_single_sequence_is_its_own_batch():
     np.testing.assert_array_equal(batch.order, [1])
     np.testing.assert_array_equal(batch.last_rows, [2])
     assert np.shares_memory(batch.X, seqs.data)  # nothing copied
+
+
+# --- padding ---------------------------------------------------------------------------
+
+
+def padded(sequences, T, value=np.nan):
+    """The sequences in one array of T steps, padded after each one's end with value."""
+    out = np.full((len(sequences), T) + np.shape(sequences[0])[1:], value)
+    for i, x in enumerate(sequences):
+        out[i, : len(x)] = x
+    return out
+
+
+@pytest.mark.parametrize("univariate", [False, True])
+def test_trailing_nan_steps_end_a_sequence(rng, univariate):
+    X = [rng.normal(size=(T,) if univariate else (T, 3)) for T in (4, 1, 6, 6)]
+    seqs = check_sequences(padded(X, 6), dtype=np.float64)
+    ragged = check_sequences(X, dtype=np.float64)
+    np.testing.assert_array_equal(seqs.lengths, [4, 1, 6, 6])
+    np.testing.assert_array_equal(seqs.starts, ragged.starts)
+    np.testing.assert_array_equal(seqs.data, ragged.data)
+    assert seqs.data.flags.c_contiguous and not seqs.equal_lengths
+    assert seqs.array_steps == 6  # transformers answer with arrays of 6 steps
+
+
+def test_padding_value_ends_sequences_as_nan_does(rng):
+    X = [rng.normal(size=(T, 2)) for T in (3, 5, 2)]
+    X[1][-1, 1] = 0.0  # a last step that is 0 on one feature only is data
+    zeros = padded(X, 7, 0.0)
+    for dtype in (np.float32, np.float64):
+        seqs = check_sequences(zeros, dtype=dtype, padding_value=0)
+        np.testing.assert_array_equal(seqs.lengths, [3, 5, 2])
+        np.testing.assert_array_equal(seqs.data, check_sequences(X, dtype=dtype).data)
+        # Without padding_value, zeros are data.
+        assert check_sequences(zeros, dtype=dtype).equal_lengths
+    # NaN pads whatever padding_value is; a value compared in the data's own dtype.
+    mixed = padded(X, 7, 0.1)
+    mixed[2, 5:] = np.nan
+    seqs = check_sequences(mixed, dtype=np.float32, padding_value=0.1)
+    np.testing.assert_array_equal(seqs.lengths, [3, 5, 2])
+
+
+def test_lists_lose_their_trailing_padding_too(rng):
+    X = [rng.normal(size=(T, 2)) for T in (3, 6)]
+    padded_list = [np.vstack([X[0], np.full((2, 2), np.nan)]), X[1]]
+    seqs = check_sequences(padded_list, dtype=np.float64)
+    np.testing.assert_array_equal(seqs.lengths, [3, 6])
+    assert seqs.array_steps is None  # a ragged list: transformers answer with a list
+
+
+def test_input_without_padding_is_used_in_place(rng):
+    X = rng.normal(size=(4, 5, 2))
+    assert np.shares_memory(check_sequences(X, dtype=np.float64, padding_value=0).data, X)
+
+
+@pytest.mark.parametrize(
+    "X, message",
+    [
+        (padded([np.ones((2, 2)), np.full((3, 2), np.nan)], 4), "Sequence 1 of X is padding only"),
+        (np.array([[1.0, np.nan, 2.0]]), r"Sequence 0 of X contains NaN at step 1: NaN is read"),
+        (np.array([[[1.0, 1.0], [np.nan, 1.0]]]), "Sequence 0 of X contains NaN at step 1"),
+        (np.array([[1.0, 2.0], [3.0, np.inf]]), "Sequence 1 of X contains infinity .* step 1"),
+        ([np.ones(3), np.array([1.0, np.nan, np.nan, 2.0])], "Sequence 1 of X contains NaN at"),
+    ],
+)
+def test_nan_anywhere_but_trailing_whole_steps_is_refused_naming_where(X, message):
+    with pytest.raises(ValueError, match=message):
+        check_sequences(X, dtype=np.float64)
+
+
+def test_a_sequence_of_padding_value_only_is_refused():
+    with pytest.raises(ValueError, match=r"Sequence 1 of X is padding only \(NaN or padding_value"):
+        check_sequences(np.array([[1.0, 0.0], [0.0, 0.0]]), dtype=np.float64, padding_value=0)
+
+
+# --- layouts and feature names ---------------------------------------------------------
+
+
+def test_one_sequence_given_as_a_2d_array_gets_a_hint(rng):
+    with pytest.raises(ValueError, match=r"pass X\[None\] or \[X\]"):
+        check_sequences(rng.normal(size=(7, 3)), dtype=np.float64, n_features=3)
+
+
+@pytest.mark.parametrize(
+    "shape, warns", [((5, 12, 29), True), ((5, 1, 50), True), ((5, 29, 12), False), ((5, 9), False)]
+)
+def test_a_warning_when_an_array_looks_channels_first(rng, shape, warns):
+    seqs = check_sequences(rng.normal(size=shape), dtype=np.float64)
+    if warns:
+        with pytest.warns(UserWarning, match=r"channels first.*X.transpose\(0, 2, 1\)"):
+            warn_if_channels_first(seqs)
+    else:
+        warn_if_channels_first(seqs)  # warnings are errors in the suite
+
+
+def test_names_of_a_list_of_dataframes():
+    pd = pytest.importorskip("pandas")
+    frames = [pd.DataFrame(np.ones((T, 2)), columns=["a", "b"]) for T in (3, 4)]
+    assert names_of(frames) is frames[0]
+    X = np.ones((2, 3, 2))
+    assert names_of(X) is X
+    with pytest.raises(ValueError, match=r"Sequence 1 of X has the columns \['b', 'a'\]"):
+        names_of([frames[0], frames[1][["b", "a"]]])
+    with pytest.raises(ValueError, match="Sequence 1 of X has the columns None"):
+        names_of([frames[0], np.ones((3, 2))])
