@@ -5,8 +5,9 @@ forecasting windows against the same model on windows the user standardised.
 Classification (JapaneseVowels, GunPoint, ItalyPowerDemand, OSULeaf; benchmarks/data/):
 
 - the grid: ``LSTMClassifier`` with every default but the learning rate (1e-3, 3e-3, 1e-2)
-  and the number of epochs (25, 50, 100, 200, 300, no stopping rule), on data standardised
-  by a SequenceScaler, three seeds: the test accuracy of each cell, mean over seeds;
+  and the number of epochs (25, 50, 100, 200, 300, 400, 500 = max_iter, no stopping rule),
+  on data standardised by a SequenceScaler, three seeds: the test accuracy of each cell,
+  mean over seeds;
 - the default: ``make_pipeline(SequenceScaler(), LSTMClassifier())``, its stopping rule
   deciding when to stop and which epoch's weights to keep, the same three seeds;
 - stopping rules replayed on the grid's recorded trainings at the default learning rate:
@@ -44,9 +45,10 @@ from sklstm.preprocessing import SequenceScaler
 
 DATA_SETS = ("JapaneseVowels", "GunPoint", "ItalyPowerDemand", "OSULeaf")
 LEARNING_RATES = (1e-3, 3e-3, 1e-2)
-EPOCHS = (25, 50, 100, 200, 300)
+EPOCHS = (25, 50, 100, 200, 300, 400, 500)
 AIRLINE_TEST = 24
 DEFAULT_LR = LSTMClassifier().learning_rate_init
+DEFAULT_MAX_ITER = LSTMClassifier().max_iter
 
 
 def curves(name, seeds):
@@ -101,7 +103,14 @@ RULES = {
         True,
     ),
     **{
-        f"patience {p}, tol {t} x first loss, best weights": (p, t, True, True, 300, False)
+        f"patience {p}, tol {t} x first loss, best weights": (
+            p,
+            t,
+            True,
+            True,
+            DEFAULT_MAX_ITER,
+            False,
+        )
         for p in (30, 50, 75, 100)
         for t in (1e-3, 1e-2)
     },

@@ -81,7 +81,7 @@ _PARAMETERS = """\
         stops at the first stall.
     learning_rate_init : float, default=0.003
         Initial step size of the optimizer (measured: benchmarks/README.md, "Defaults").
-    max_iter : int, default=300
+    max_iter : int, default=500
         Maximum number of epochs of ``fit``; ``partial_fit`` runs one.
     shuffle : bool, default=True
         Whether to shuffle the samples before each epoch.
@@ -194,7 +194,7 @@ _DEFAULTS = {
     "batch_size": 32,
     "learning_rate": "constant",
     "learning_rate_init": 0.003,
-    "max_iter": 300,
+    "max_iter": 500,
     "shuffle": True,
     "random_state": None,
     "tol": 0.01,

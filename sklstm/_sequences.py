@@ -58,7 +58,6 @@ class Batch(NamedTuple):
     X: np.ndarray  # (N, n_features) packed steps
     offsets: np.ndarray  # (T + 1,) first row of each step
     order: np.ndarray  # (B,) sample indices, longest sequence first
-    last_rows: np.ndarray  # (B,) row of each sequence's last step, in `order`
 
 
 def check_sequences(X, *, dtype, n_features=None, padding_value=None):
@@ -330,12 +329,11 @@ def pack_batch(seqs, idx, buffer=None):
         X = seqs.data[start : start + T]
         if seqs.units is not None:
             X = (X - seqs.units[0]) / seqs.units[1]
-        return Batch(X, offsets, idx, offsets[T - 1 : T])
+        return Batch(X, offsets, idx)
     if seqs.equal_lengths:
         T = int(seqs.lengths[0])
         order = idx
         offsets = np.arange(0, (T + 1) * B, B, dtype=np.intp)
-        last_rows = np.arange((T - 1) * B, T * B, dtype=np.intp)
     else:
         lengths = seqs.lengths[idx]
         longest_first = np.argsort(-lengths, kind="stable")
@@ -345,7 +343,6 @@ def pack_batch(seqs, idx, buffer=None):
         batch_sizes = B - np.cumsum(np.bincount(lengths, minlength=lengths[0] + 1))[:-1]
         offsets = np.zeros(lengths[0] + 1, dtype=np.intp)
         np.cumsum(batch_sizes, out=offsets[1:])
-        last_rows = offsets[lengths - 1] + np.arange(B)
     if buffer is None:
         buffer = np.empty((offsets[-1], seqs.n_features), dtype=seqs.data.dtype)
     X = buffer[: offsets[-1]]
@@ -353,4 +350,4 @@ def pack_batch(seqs, idx, buffer=None):
     if seqs.units is not None:
         X -= seqs.units[0]
         X /= seqs.units[1]
-    return Batch(X, offsets, order, last_rows)
+    return Batch(X, offsets, order)

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from make_readout_fixtures import FIXTURE, KINDS, SHAPES, random_case, torch_readout
 
 from sklstm._kernels._packing import reverse_rows, take_rows
 from sklstm._kernels._pooling import row_dots, segment_max, segment_sum, spread
@@ -14,6 +13,7 @@ from sklstm._readouts import READOUTS, sequence_lengths
 from sklstm._sequences import Sequences, check_sequences, pack_batch
 
 from conftest import make_network, random_sequences
+from make_readout_fixtures import FIXTURE, KINDS, SHAPES, random_case, torch_readout
 
 DIRECTIONS = [1, 2]
 RTOL = 1e-9  # float64 against PyTorch's float64: far below the 1e-6 asked of parity
@@ -225,7 +225,7 @@ def test_float32_agrees_with_float64(rng, kind, n_directions):
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_last_is_the_heads_input_bit_for_bit(rng, bidirectional):
+def test_last_reads_each_direction_s_final_state_in_the_network(rng, bidirectional):
     from sklstm._network import Workspace
 
     net = make_network(rng, 2, (3, 4), 2, bidirectional=bidirectional)
@@ -236,17 +236,21 @@ def test_last_is_the_heads_input_bit_for_bit(rng, bidirectional):
     net.forward(batch, ws, n_threads=1)
     N = batch.offsets[-1]
     states = [buf.Hs[:N] for buf in ws.layers[-1]]
+    # Sequence i (longest first) ends at row offsets[L_i - 1] + i in either layout: the
+    # forward direction's last step, the reverse direction's first step in time.
+    lengths = seqs.lengths[batch.order]
+    last_rows = batch.offsets[lengths - 1] + np.arange(len(lengths))
+    np.testing.assert_array_equal(ws.h_last, np.hstack([Hs[last_rows] for Hs in states]))
+    # Backward: dL/dh at each sequence's last row only.
     perm = ws.perm[:N] if bidirectional else None
     out, cache = READOUTS["last"].forward(states, batch.offsets, perm, [])
-    np.testing.assert_array_equal(out, ws.h_last)
-    # Backward: dL/dh at each sequence's last row only, as the network's backward sets it.
     d_out = rng.normal(size=out.shape)
     dstates = [np.zeros_like(Hs) for Hs in states]
     READOUTS["last"].backward(cache, d_out, dstates, [])
     H = states[0].shape[1]
     for d, dHs in enumerate(dstates):
         expected = np.zeros_like(dHs)
-        expected[batch.last_rows] = d_out[:, d * H : (d + 1) * H]
+        expected[last_rows] = d_out[:, d * H : (d + 1) * H]
         np.testing.assert_array_equal(dHs, expected)
 
 
