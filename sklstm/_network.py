@@ -11,8 +11,9 @@ Gradients use a second vector of the same layout.
 
 A network is a cell x a stack x a readout: the cell (``_cells.CellSpec``: gates, shapes,
 initialisation, kernel) says what one direction of one layer is; the stack (layers x
-directions) is run by ``forward`` in training and ``predict`` in prediction on the same
-kernels; the readout (``_readouts.Readout``) turns the top layer's states of every step
+directions) is one method, ``_stack``, that training's ``forward`` and prediction run with
+their own layer pass (with or without the history backward needs; a chunk too long for
+memory runs window after window instead, each layer carrying its state); the readout (``_readouts.Readout``) turns the top layer's states of every step
 into one vector per sequence, and its backward gives dL/dh at every step.
 
 The views show every matrix in PyTorch's shape: ``W_hh`` is the transpose of its stored
@@ -238,30 +239,44 @@ class LSTMNetwork:
             [masks(recurrent_dropout, H) for H in self.hidden_sizes],
         )
 
+    def _stack(self, x, perm, run, outputs=None):
+        """The stack over a packed batch, in training and in prediction alike: each
+        layer's directions, run by ``run(k, d, cell, x)`` on direction d of layer k with
+        its input rows x (in time order; the reverse direction reads them through
+        ``perm``), each layer above reading the states below in time order, both
+        directions side by side (into ``outputs[k]`` when given). Returns the top layer's
+        states per direction, each in its own layout."""
+        top = len(self.views.layers) - 1
+        for k, layer in enumerate(self.views.layers):
+            states = [run(k, d, cell, x) for d, cell in enumerate(layer)]
+            if k == top:
+                return states
+            x = _in_time_order(states, perm, None if outputs is None else outputs[k])
+
     def forward(self, batch, ws, n_threads, masks=None):
         """Outputs (logits) of a training batch, keeping what ``backward`` needs in ``ws``."""
         N, offsets = batch.offsets[-1], batch.offsets
         ws.masks = masks
+        perm = None
         if self.n_directions == 2:
-            reverse_rows(offsets, ws.perm[:N])
-        x = batch.X
-        for k, (layer, kernels) in enumerate(zip(self.views.layers, ws.layers, strict=True)):
-            for d, (cell, kernel) in enumerate(zip(layer, kernels, strict=True)):
-                x_in, staged = x, ws.staged[k][d]
-                if d == 1:  # the reverse direction reads the batch reversed in time
-                    take_rows(x, ws.perm[:N], staged[:N])
-                    x_in = staged[:N]
-                if masks is not None and masks.inputs[k][d] is not None:
-                    scale_rows(x_in, offsets, masks.inputs[k][d], staged[:N])
-                    x_in = staged[:N]
-                ws.read[k][d] = x_in  # what backward differentiates against
-                mask = None if masks is None else masks.recurrent[k][d]
-                kernel.forward_train(x_in, offsets, cell, mask, n_threads)
-            if k < len(self.hidden_sizes) - 1:
-                states = [kernel.Hs[:N] for kernel in kernels]
-                x = _in_time_order(states, ws.perm[:N], ws.outputs[k])
-        states = [kernel.Hs[:N] for kernel in ws.layers[-1]]
-        perm = ws.perm[:N] if self.n_directions == 2 else None
+            perm = ws.perm[:N]
+            reverse_rows(offsets, perm)
+
+        def run(k, d, cell, x):
+            x_in, staged = x, ws.staged[k][d]
+            if d == 1:  # the reverse direction reads the batch reversed in time
+                take_rows(x, perm, staged[:N])
+                x_in = staged[:N]
+            if masks is not None and masks.inputs[k][d] is not None:
+                scale_rows(x_in, offsets, masks.inputs[k][d], staged[:N])
+                x_in = staged[:N]
+            ws.read[k][d] = x_in  # what backward differentiates against
+            mask = None if masks is None else masks.recurrent[k][d]
+            kernel = ws.layers[k][d]
+            kernel.forward_train(x_in, offsets, cell, mask, n_threads)
+            return kernel.Hs[:N]
+
+        states = self._stack(batch.X, perm, run, ws.outputs)
         ws.h_last, ws.readout_cache = self.readout_kind.forward(
             states, offsets, perm, self.views.readout
         )
@@ -366,12 +381,31 @@ class LSTMNetwork:
         scratch = self.spec.predict_scratch(max(self.hidden_sizes)) * self.dtype.itemsize
         max_rows = PREDICT_BYTES // scratch
         bidirectional = self.n_directions == 2
-        predict_chunk = _predict_bidirectional if bidirectional else _predict_unidirectional
+        in_windows = _predict_bidirectional if bidirectional else _predict_unidirectional
         for idx in _chunks(longest_first, seqs.lengths[longest_first], max_rows):
             batch = pack_batch(seqs, idx)
             windows = _windows(batch.offsets, max_rows)
-            out[batch.order] = self._head(predict_chunk(self, batch, windows, n_threads))
+            h = (
+                self._predict_whole(batch, n_threads)
+                if windows is None
+                else in_windows(self, batch, windows, n_threads)
+            )
+            out[batch.order] = self._head(h)
         return out
+
+    def _predict_whole(self, batch, n_threads):
+        """The readout of a chunk run as one window: the stack as training runs it
+        (``_stack``), without history."""
+        perm = None
+        if self.n_directions == 2:
+            perm = np.empty(batch.offsets[-1], dtype=np.intp)
+            reverse_rows(batch.offsets, perm)
+
+        def run(k, d, cell, x):
+            x_in = x if d == 0 else _take(x, perm)
+            return _layer_pass(self.spec.kernel, cell, x_in, batch.offsets, n_threads)
+
+        return self._read_out(self._stack(batch.X, perm, run), batch, perm)
 
     def _read_out(self, states, batch, perm):
         """The readout of a chunk's top layer states, all of its steps at hand."""
@@ -468,13 +502,9 @@ def _window_rows(offsets, t0, t1):
 
 
 def _predict_unidirectional(net, batch, windows, n_threads):
-    """The readout of a chunk (``LSTMNetwork.predict``)."""
+    """The readout of a chunk run window after window (``LSTMNetwork.predict``): each
+    window through every layer in turn."""
     spec, layers = net.spec, net.views.layers
-    if windows is None:
-        x = batch.X
-        for (cell,) in layers:
-            x = _layer_pass(spec.kernel, cell, x, batch.offsets, n_threads)
-        return net._read_out([x], batch, None)
     B, dtype = len(batch.order), batch.X.dtype
     carried = [_Carried(spec, B, cell.W_hh.shape[1], dtype) for (cell,) in layers]
     readout = net._accumulator(batch)
@@ -488,7 +518,8 @@ def _predict_unidirectional(net, batch, windows, n_threads):
 
 
 def _predict_bidirectional(net, batch, windows, n_threads):
-    """``_predict_unidirectional`` for a bidirectional network."""
+    """``_predict_unidirectional`` for a bidirectional network: each direction of each
+    layer over the whole chunk, window after window."""
     spec, layers = net.spec, net.views.layers
     N, B, dtype = batch.offsets[-1], len(batch.order), batch.X.dtype
     perm = np.empty(N, dtype=np.intp)
@@ -505,15 +536,6 @@ def _predict_bidirectional(net, batch, windows, n_threads):
             yield state.run(cell, x_in, offsets, n_threads), offsets, r0, rows
 
     for k, layer in enumerate(layers):
-        if windows is None:
-            states = [
-                _layer_pass(spec.kernel, layer[0], x, batch.offsets, n_threads),
-                _layer_pass(spec.kernel, layer[1], _take(x, perm), batch.offsets, n_threads),
-            ]
-            if k == len(layers) - 1:
-                return net._read_out(states, batch, perm)
-            x = _in_time_order(states, perm)
-            continue
         if k == len(layers) - 1:
             readout = net._accumulator(batch, perm)
             for d in readout.passes:
