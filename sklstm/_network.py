@@ -13,8 +13,9 @@ A network is a cell x a stack x a readout: the cell (``_cells.CellSpec``: gates,
 initialisation, kernel) says what one direction of one layer is; the stack (layers x
 directions) is one method, ``_stack``, that training's ``forward`` and prediction run with
 their own layer pass (with or without the history backward needs; a chunk too long for
-memory runs window after window instead, each layer carrying its state); the readout (``_readouts.Readout``) turns the top layer's states of every step
-into one vector per sequence, and its backward gives dL/dh at every step.
+memory runs window after window instead, each layer carrying its state); the readout
+(``_readouts.Readout``) turns the top layer's states of every step into one vector per
+sequence, and its backward gives dL/dh at every step.
 
 The views show every matrix in PyTorch's shape: ``W_hh`` is the transpose of its stored
 block. Stored transposed, W_hh enters the forward pass's step product as it is: prediction,
