@@ -22,15 +22,12 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from bench_accuracy import raw_classification_data
-from bench_defaults import AIRLINE_TEST, DATA_SETS
+from bench_defaults import AIRLINE_TEST, DATA_SETS, default
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.pipeline import make_pipeline
 
 import sklstm
-from sklstm import LSTMClassifier, LSTMRegressor
+from sklstm import LSTMRegressor
 from sklstm.datasets import load_airline
-from sklstm.preprocessing import SequenceScaler
 
 CELLS = ("lstm", "gru")
 READOUTS = ("last", "mean", "max", "attention")
@@ -39,17 +36,8 @@ READOUTS = ("last", "mean", "max", "attention")
 def classification(name, cell, readout, seeds):
     """(test accuracies, fit seconds) per seed of the default pipeline with this cell and
     readout."""
-    X, y, X_test, y_test = raw_classification_data(name)
-    scores, seconds = [], []
-    for seed in seeds:
-        model = make_pipeline(
-            SequenceScaler(), LSTMClassifier(cell=cell, readout=readout, random_state=seed)
-        )
-        start = time.perf_counter()
-        model.fit(X, y)
-        seconds.append(time.perf_counter() - start)
-        scores.append(model.score(X_test, y_test))
-    return scores, seconds
+    runs = default(name, seeds, cell=cell, readout=readout)
+    return [score for score, _, _ in runs], [seconds for _, _, seconds in runs]
 
 
 def airline(cell, readout, seeds):

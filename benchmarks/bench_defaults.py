@@ -117,12 +117,13 @@ RULES = {
 }
 
 
-def default(name, seeds):
-    """Test accuracy, epochs run and fit seconds of the default pipeline, per seed."""
+def default(name, seeds, **params):
+    """Test accuracy, epochs run and fit seconds of the default pipeline, per seed;
+    ``params``: the classifier's parameters that differ from the defaults."""
     X, y, X_test, y_test = raw_classification_data(name)
     runs = []
     for seed in seeds:
-        model = make_pipeline(SequenceScaler(), LSTMClassifier(random_state=seed))
+        model = make_pipeline(SequenceScaler(), LSTMClassifier(random_state=seed, **params))
         start = time.perf_counter()
         model.fit(X, y)
         seconds = time.perf_counter() - start

@@ -226,7 +226,7 @@ def _parameters_init(defaults):
     Its signature is built from ``defaults``, so that ``inspect.signature``, ``help`` and
     scikit-learn's ``get_params`` see every parameter and default, written once.
     """
-    first, *others = defaults
+    first = next(iter(defaults))
     kinds = {first: inspect.Parameter.POSITIONAL_OR_KEYWORD}
     signature = inspect.Signature(
         [

@@ -406,10 +406,7 @@ class LSTMNetwork:
             x_in = x if d == 0 else _take(x, perm)
             return _layer_pass(self.spec.kernel, cell, x_in, batch.offsets, n_threads)
 
-        return self._read_out(self._stack(batch.X, perm, run), batch, perm)
-
-    def _read_out(self, states, batch, perm):
-        """The readout of a chunk's top layer states, all of its steps at hand."""
+        states = self._stack(batch.X, perm, run)
         return self.readout_kind.forward(states, batch.offsets, perm, self.views.readout)[0]
 
     def _accumulator(self, batch, perm=None):

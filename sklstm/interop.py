@@ -57,7 +57,7 @@ def to_torch(est):
     net = est.network_
     dtype = torch.float64 if net.dtype == np.float64 else torch.float32
     sizes = net.hidden_sizes
-    Module = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[net.cell]
+    Module = _rnn_class(torch, net.cell)
 
     def rnn_module(n_in, H, n_layers):
         return Module(
@@ -103,6 +103,11 @@ def to_torch(est):
         module.head.weight.copy_(torch.from_numpy(head_W.astype(net.dtype)))
         module.head.bias.copy_(torch.from_numpy(head_b.astype(net.dtype)))
     return module
+
+
+def _rnn_class(torch, cell):
+    """PyTorch's module for a cell."""
+    return {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
 
 
 # PyTorch's parameter names, forward then reverse direction.
@@ -153,7 +158,7 @@ def load_torch(est, module):
         raise TypeError(
             f"load_torch takes the module that to_torch returns, not {type(module).__name__}."
         )
-    Module = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[net.cell]
+    Module = _rnn_class(torch, net.cell)
     slots = _slots(module.rnn)
     if len(slots) != len(net.hidden_sizes):
         raise ValueError(

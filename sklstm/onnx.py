@@ -186,10 +186,7 @@ def _readout(graph, net, y, y_h, lengths):
     last_axis = graph.constant([2], np.int64)
     if net.readout == "mean" and valid is not None:  # padded steps hold zeros
         total = graph.node("ReduceSum", [states, graph.constant([1], np.int64)], keepdims=0)
-        count = graph.node(
-            "Cast", [graph.node("Unsqueeze", [lengths, graph.constant([1], np.int64)])], to=1
-        )
-        return graph.node("Div", [total, count])
+        return graph.node("Div", [total, graph.node("Cast", [column], to=1)])
     if net.readout in _POOLING:
         if valid is not None:
             states = graph.node(

@@ -43,6 +43,15 @@ class _SequenceTransformer(TransformerMixin, BaseEstimator):
         return seqs
 
 
+class _StatelessSequenceTransformer(_SequenceTransformer):
+    """A sequence transformer whose ``fit`` learns nothing but X's shape and names."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        return tags
+
+
 class SequenceScaler(_SequenceTransformer):
     """Standardise each feature over all samples and all time steps.
 
@@ -153,7 +162,7 @@ class SequenceScaler(_SequenceTransformer):
         return _in_format_of(X, seqs, function(seqs.data), seqs.lengths, seqs.array_steps)
 
 
-class PiecewiseAggregate(_SequenceTransformer):
+class PiecewiseAggregate(_StatelessSequenceTransformer):
     """Downsample sequences: each run of ``window`` steps becomes its mean.
 
     Piecewise aggregate approximation (Keogh et al., 2001), per sequence: a sequence of T
@@ -196,11 +205,6 @@ class PiecewiseAggregate(_SequenceTransformer):
     def __init__(self, window=4, padding_value=None):
         self.window = window
         self.padding_value = padding_value
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -254,7 +258,7 @@ class PiecewiseAggregate(_SequenceTransformer):
         return _in_format_of(X, seqs, sums / counts[:, None], n_segments, n_steps)
 
 
-class FromChannelsFirst(_SequenceTransformer):
+class FromChannelsFirst(_StatelessSequenceTransformer):
     """Read sequences held channels first, as aeon and sktime hold them.
 
     aeon and sktime (its ``numpy3D`` type) hold a collection of sequences as an array
@@ -283,11 +287,6 @@ class FromChannelsFirst(_SequenceTransformer):
 
     _parameter_constraints: dict = {}
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.requires_fit = False
-        return tags
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Check X.
@@ -305,7 +304,7 @@ class FromChannelsFirst(_SequenceTransformer):
         self : object
             The transformer.
         """
-        self.n_features_in_ = check_sequences(_time_first(X), dtype=np.float64).n_features
+        self._validate(_time_first(X), reset=True, padding_value=None)
         return self
 
     def transform(self, X):
@@ -326,7 +325,7 @@ class FromChannelsFirst(_SequenceTransformer):
         """
         check_is_fitted(self)
         X = _time_first(X)
-        seqs = check_sequences(X, dtype=np.float64, n_features=self.n_features_in_)
+        seqs = self._validate(X, reset=False, padding_value=None)
         return _in_format_of(X, seqs, seqs.data, seqs.lengths, seqs.array_steps)
 
 

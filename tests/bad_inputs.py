@@ -184,6 +184,20 @@ def data_cases():
             params={"warm_start": True, "hidden_layer_sizes": (3, 3)},
         ),
         Case(
+            "cell changed under warm_start",
+            "fit",
+            (X, Y_CLASS),
+            ValueError,
+            params={"warm_start": True, "cell": "gru"},
+        ),
+        Case(
+            "readout changed at partial_fit",
+            "partial_fit",
+            (X, Y_CLASS),
+            ValueError,
+            params={"readout": "max"},
+        ),
+        Case(
             "class_weight with multilabel y",
             "fit",
             (X, np.eye(2, dtype=int)[Y_CLASS % 2]),

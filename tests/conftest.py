@@ -94,3 +94,13 @@ def chunked_predictions(net, seqs, n_threads, monkeypatch):
         patch.setattr(_network, "pack_batch", spy)
         out = net.predict(seqs, n_threads)
     return out, chunks
+
+
+def padded(sequences, T=None, value=np.nan):
+    """The sequences in one array of T steps (the longest's by default), padded after each
+    one's end with value."""
+    T = max(map(len, sequences)) if T is None else T
+    out = np.full((len(sequences), T) + np.shape(sequences[0])[1:], value)
+    for i, x in enumerate(sequences):
+        out[i, : len(x)] = x
+    return out

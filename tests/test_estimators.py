@@ -418,3 +418,40 @@ def test_unknown_or_extra_positional_parameters_are_type_errors():
         LSTMClassifier(hiden=3)
     with pytest.raises(TypeError, match=r"LSTMRegressor.__init__\(\) too many positional"):
         LSTMRegressor(8, "adam")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("readout", ["last", "mean", "max", "attention"])
+def test_every_cell_and_readout_trains_with_every_feature(rng, cell, readout):
+    # The README's promise: stacked, bidirectional, dropout and recurrent dropout, variable
+    # lengths, float64, early stopping, sample and class weights, partial_fit and the same
+    # bits on any number of threads, for both cells and every readout.
+    X = [rng.normal(size=(T, 2)) for T in rng.integers(3, 12, size=120)]
+    y = np.array([int(x[:, 0].mean() > 0) for x in X])
+    weights = rng.uniform(0.5, 1.5, size=len(X))
+    arch = dict(cell=cell, readout=readout, random_state=0)
+    clf = LSTMClassifier(
+        (8, 6),
+        bidirectional=True,
+        dropout=0.1,
+        recurrent_dropout=0.1,
+        early_stopping=True,
+        class_weight="balanced",
+        dtype="float64",
+        learning_rate_init=0.01,
+        max_iter=40,
+        **arch,
+    ).fit(X, y, sample_weight=weights)
+    assert clf.network_.cell == cell and clf.network_.readout == readout
+    assert clf.score(X, y) > 0.8
+    # n partial_fit calls train as fit with max_iter=n.
+    fitted = LSTMClassifier(6, max_iter=3, **arch).fit(X, y)
+    partial = LSTMClassifier(6, **arch)
+    for _ in range(3):
+        partial.partial_fit(X, y, classes=[0, 1])
+    assert partial.loss_curve_ == fitted.loss_curve_
+    with threadpool_limits(1, user_api="openmp"):
+        one = LSTMClassifier(6, max_iter=2, **arch).fit(X, y).predict_proba(X)
+    with threadpool_limits(2, user_api="openmp"):
+        two = LSTMClassifier(6, max_iter=2, **arch).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(one, two)

@@ -11,15 +11,9 @@ from sklstm import LSTMClassifier, LSTMRegressor
 from sklstm.datasets import load_japanese_vowels
 from sklstm.preprocessing import FromChannelsFirst, SequenceScaler
 
+from conftest import padded
+
 FEATURES = [f"lpc_{i}" for i in range(1, 13)]
-
-
-def padded(sequences, value):
-    """The (T_i, D) sequences in one (n, T, D) array, padded after each one's end."""
-    out = np.full((len(sequences), max(map(len, sequences)), sequences[0].shape[1]), value)
-    for i, x in enumerate(sequences):
-        out[i, : len(x)] = x
-    return out
 
 
 def model(scaler=None, *first):
@@ -42,11 +36,11 @@ def vowels():
 def test_each_way_of_holding_the_data_predicts_as_the_ragged_list(vowels, holding):
     X, y, expected = vowels
     if holding == "zero-padded":
-        X, pipeline = padded(X, 0.0), model(SequenceScaler(padding_value=0))
+        X, pipeline = padded(X, value=0.0), model(SequenceScaler(padding_value=0))
     elif holding == "NaN-padded":  # tslearn's to_time_series_dataset, aeon's convention
-        X, pipeline = padded(X, np.nan), model()
+        X, pipeline = padded(X, value=np.nan), model()
     elif holding == "channels first, NaN-padded":  # aeon's and sktime's (n, C, T)
-        X, pipeline = padded(X, np.nan).transpose(0, 2, 1), model(None, FromChannelsFirst())
+        X, pipeline = padded(X, value=np.nan).transpose(0, 2, 1), model(None, FromChannelsFirst())
     elif holding == "aeon's list":  # of (C, T_i) arrays
         X, pipeline = [x.T for x in X], model(None, FromChannelsFirst())
     else:
@@ -58,9 +52,9 @@ def test_channels_first_arrays_read_time_first_get_advice(vowels):
     X, y, _ = vowels
     advice = r"25 features per time step and 12 steps. If it holds sequences channels first"
     with pytest.warns(UserWarning, match=advice):
-        LSTMClassifier(3, max_iter=1).fit(padded(X, 0.0).transpose(0, 2, 1), y)
+        LSTMClassifier(3, max_iter=1).fit(padded(X, value=0.0).transpose(0, 2, 1), y)
     with pytest.raises(ValueError, match=r"contains NaN at step 0: .* " + advice):
-        LSTMClassifier(3, max_iter=1).fit(padded(X, np.nan).transpose(0, 2, 1), y)
+        LSTMClassifier(3, max_iter=1).fit(padded(X, value=np.nan).transpose(0, 2, 1), y)
 
 
 def test_dataframes_with_columns_reordered_at_predict_are_refused(vowels):
@@ -88,7 +82,7 @@ def test_one_sequence_passed_as_a_2d_array_says_how_to_pass_it(vowels):
 @pytest.mark.parametrize("estimator", [LSTMClassifier, LSTMRegressor])
 def test_padding_value_in_every_method(vowels, estimator):
     X, y, _ = vowels
-    zeros = padded(X, 0.0)
+    zeros = padded(X, value=0.0)
     y = y if estimator is LSTMClassifier else y * 0.1
     padded_model = estimator(4, max_iter=2, random_state=0, padding_value=0.0).fit(zeros, y)
     ragged_model = estimator(4, max_iter=2, random_state=0).fit(X, y)
@@ -111,7 +105,7 @@ def test_onnx_reads_the_padding_through_the_lengths_sklstm_reads(vowels, value):
     X, y, _ = vowels
     padding_value = None if np.isnan(value) else value
     clf = LSTMClassifier(4, max_iter=1, random_state=0, padding_value=padding_value).fit(X, y)
-    X_padded = padded(X, value).astype(np.float32)
+    X_padded = padded(X, value=value).astype(np.float32)
     lengths = np.array([len(x) for x in X], dtype=np.int64)
     session = ort.InferenceSession(to_onnx(clf, variable_lengths=True).SerializeToString())
     _, proba = session.run(None, {"X": X_padded, "lengths": lengths})
@@ -124,6 +118,6 @@ def test_padding_value_in_a_search(vowels):
     padded_search = GridSearchCV(model(SequenceScaler(padding_value=0)), grid, cv=2)
     ragged_search = GridSearchCV(model(), grid, cv=2)
     np.testing.assert_array_equal(
-        padded_search.fit(padded(X, 0.0), y).cv_results_["mean_test_score"],
+        padded_search.fit(padded(X, value=0.0), y).cv_results_["mean_test_score"],
         ragged_search.fit(X, y).cv_results_["mean_test_score"],
     )

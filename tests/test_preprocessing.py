@@ -5,6 +5,8 @@ from sklearn.pipeline import make_pipeline
 from sklstm import LSTMClassifier
 from sklstm.preprocessing import FromChannelsFirst, PiecewiseAggregate, SequenceScaler, make_windows
 
+from conftest import padded
+
 
 def test_sequence_scaler_on_ragged_input(rng):
     X = [rng.normal(3, 2, size=(n, 4)) for n in (5, 1, 9)]
@@ -113,14 +115,6 @@ def test_piecewise_aggregate_in_a_pipeline_and_its_errors(rng):
 
 
 # --- padding, layouts and feature names ------------------------------------------------
-
-
-def padded(sequences, T, value=np.nan):
-    """The sequences in one array of T steps, padded after each one's end with value."""
-    out = np.full((len(sequences), T) + np.shape(sequences[0])[1:], value)
-    for i, x in enumerate(sequences):
-        out[i, : len(x)] = x
-    return out
 
 
 @pytest.mark.parametrize("univariate", [False, True])

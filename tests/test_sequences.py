@@ -5,6 +5,8 @@ import pytest
 
 from sklstm._sequences import check_sequences, names_of, pack_batch, warn_if_channels_first
 
+from conftest import padded
+
 
 def test_3d_array_is_used_in_place():
     X = np.arange(24, dtype=np.float32).reshape(2, 4, 3)
@@ -98,14 +100,6 @@ def test_a_single_sequence_is_its_own_batch():
 
 
 # --- padding ---------------------------------------------------------------------------
-
-
-def padded(sequences, T, value=np.nan):
-    """The sequences in one array of T steps, padded after each one's end with value."""
-    out = np.full((len(sequences), T) + np.shape(sequences[0])[1:], value)
-    for i, x in enumerate(sequences):
-        out[i, : len(x)] = x
-    return out
 
 
 @pytest.mark.parametrize("univariate", [False, True])
