@@ -80,6 +80,11 @@ def expand_templates():
 
 
 class BuildExt(build_ext):
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:  # the extensions compile side by side, as -j would
+            self.parallel = os.cpu_count() or 1
+
     def build_extensions(self):
         flag = openmp_flag(self.compiler)
         print(f"sklstm: building {'with' if flag else 'WITHOUT'} OpenMP")
