@@ -279,7 +279,7 @@ class LSTMNetwork:
 
         states = self._stack(batch.X, perm, run, ws.outputs)
         ws.h_last, ws.readout_cache = self.readout_kind.forward(
-            states, offsets, perm, self.views.readout
+            states, offsets, batch.lengths, perm, self.views.readout
         )
         return self._head(ws.h_last)
 
@@ -407,7 +407,10 @@ class LSTMNetwork:
             return _layer_pass(self.spec.kernel, cell, x_in, batch.offsets, n_threads)
 
         states = self._stack(batch.X, perm, run)
-        return self.readout_kind.forward(states, batch.offsets, perm, self.views.readout)[0]
+        readout = self.readout_kind.forward(
+            states, batch.offsets, batch.lengths, perm, self.views.readout
+        )
+        return readout[0]
 
     def _accumulator(self, batch, perm=None):
         """The readout's online form over a chunk."""

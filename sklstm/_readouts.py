@@ -70,11 +70,12 @@ class Readout(ABC):
             view[:] = 0
 
     @abstractmethod
-    def forward(self, states, offsets, perm, params):
+    def forward(self, states, offsets, lengths, perm, params):
         """The (B, width) readout of a training batch, and what ``backward`` needs.
 
         ``states``: the top layer's (N, H) states per direction (see the module
-        docstring); ``offsets``: the batch's (T + 1,) step offsets; ``perm``: the
+        docstring); ``offsets``: the batch's (T + 1,) step offsets; ``lengths``: its
+        sequences' (B,) lengths, longest first (``Batch.lengths``); ``perm``: the
         reversal permutation of a bidirectional batch, else None; ``params``: views.
         """
 
@@ -104,9 +105,9 @@ def sequence_lengths(offsets):
     return np.searchsorted(-sizes, -np.arange(sizes[0]), side="left")
 
 
-def _last_rows(offsets):
-    """Each sequence's last row in a packed batch or window."""
-    return offsets[sequence_lengths(offsets) - 1] + np.arange(offsets[1])
+def _last_rows(offsets, lengths):
+    """Each sequence's last row in a packed batch or window of its ``lengths``."""
+    return offsets[lengths - 1] + np.arange(len(lengths))
 
 
 def _row_sequences(offsets):
@@ -130,8 +131,10 @@ def _mean(sums, lengths):
 
 
 class Last(Readout):
-    def forward(self, states, offsets, perm, params):
-        rows = _last_rows(offsets)
+    def forward(self, states, offsets, lengths, perm, params):
+        rows = _last_rows(offsets, lengths)
+        if len(states) == 1:  # no copy to join: the latency path of one sequence
+            return states[0][rows], rows
         return np.hstack([Hs[rows] for Hs in states]), rows
 
     def backward(self, rows, d_out, dstates, grads):
@@ -149,7 +152,7 @@ class _LastAccumulator:
         self.last = [np.empty((B, H), dtype) for _ in self.passes]
 
     def update(self, d, Hs, offsets, r0):
-        rows = _last_rows(offsets)  # the window's sequences' last rows so far
+        rows = _last_rows(offsets, sequence_lengths(offsets))  # their last rows so far
         self.last[d][: len(rows)] = Hs[rows]
 
     def result(self):
@@ -157,11 +160,10 @@ class _LastAccumulator:
 
 
 class Mean(Readout):
-    def forward(self, states, offsets, perm, params):
+    def forward(self, states, offsets, lengths, perm, params):
         sums = [np.zeros((offsets[1], Hs.shape[1]), Hs.dtype) for Hs in states]
         for Hs, out in zip(states, sums, strict=True):
             segment_sum(Hs, offsets, None, out)
-        lengths = sequence_lengths(offsets)
         return _mean(np.hstack(sums), lengths), (offsets, lengths)
 
     def backward(self, cache, d_out, dstates, grads):
@@ -190,7 +192,7 @@ class _MeanAccumulator:
 
 
 class Max(Readout):
-    def forward(self, states, offsets, perm, params):
+    def forward(self, states, offsets, lengths, perm, params):
         B, H = offsets[1], states[0].shape[1]
         maxima, argmax = [], []
         for d, Hs in enumerate(states):
@@ -286,7 +288,7 @@ class Attention(Readout):
     def param_shapes(self, width):
         return [(width,)]
 
-    def forward(self, states, offsets, perm, params):
+    def forward(self, states, offsets, lengths, perm, params):
         (w,) = params
         e = _scores(states, offsets, perm, w)
         sums = _SoftmaxSums(offsets[1], states[0].shape[1], len(states), e.dtype)

@@ -58,6 +58,7 @@ class Batch(NamedTuple):
     X: np.ndarray  # (N, n_features) packed steps
     offsets: np.ndarray  # (T + 1,) first row of each step
     order: np.ndarray  # (B,) sample indices, longest sequence first
+    lengths: np.ndarray  # (B,) their lengths
 
 
 def check_sequences(X, *, dtype, n_features=None, padding_value=None):
@@ -329,10 +330,10 @@ def pack_batch(seqs, idx, buffer=None):
         X = seqs.data[start : start + T]
         if seqs.units is not None:
             X = (X - seqs.units[0]) / seqs.units[1]
-        return Batch(X, offsets, idx)
+        return Batch(X, offsets, idx, offsets[T:])
     if seqs.equal_lengths:
         T = int(seqs.lengths[0])
-        order = idx
+        order, lengths = idx, seqs.lengths[idx]
         offsets = np.arange(0, (T + 1) * B, B, dtype=np.intp)
     else:
         lengths = seqs.lengths[idx]
@@ -350,4 +351,4 @@ def pack_batch(seqs, idx, buffer=None):
     if seqs.units is not None:
         X -= seqs.units[0]
         X /= seqs.units[1]
-    return Batch(X, offsets, order)
+    return Batch(X, offsets, order, lengths)

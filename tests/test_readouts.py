@@ -30,6 +30,7 @@ class Packed:
         seqs = Sequences(np.concatenate(seqs), starts, lengths, False, array_steps=None)
         batch = pack_batch(seqs, np.arange(seqs.n_samples))
         self.seqs, self.offsets, self.order = seqs, batch.offsets, batch.order
+        self.lengths = batch.lengths
         N, width = batch.X.shape
         H = width // n_directions
         self.perm = None
@@ -63,7 +64,7 @@ class Packed:
         """The readout in the sequences' order, and the gradients of sum(readout * G):
         with respect to each sequence's states (time order) and to the parameters."""
         readout = READOUTS[kind]
-        out, cache = readout.forward(self.states, self.offsets, self.perm, params)
+        out, cache = readout.forward(self.states, self.offsets, self.lengths, self.perm, params)
         dstates = [np.zeros_like(Hs) for Hs in self.states]
         dparams = [np.full_like(p, np.nan) for p in params]  # backward writes them all
         readout.backward(cache, G[self.order], dstates, dparams)
@@ -86,7 +87,9 @@ class Packed:
 
 
 def value(kind, packed, params, G):
-    out, _ = READOUTS[kind].forward(packed.states, packed.offsets, packed.perm, params)
+    out, _ = READOUTS[kind].forward(
+        packed.states, packed.offsets, packed.lengths, packed.perm, params
+    )
     return float(np.sum(out * G[packed.order]))
 
 
@@ -198,7 +201,9 @@ def window_splits(T):
 def test_online_forms_equal_the_whole_batch_readout(rng, kind, n_directions, dtype):
     seqs, params, _ = random_case(rng, [6, 2, 5, 6, 1, 3], 4, n_directions, kind, dtype)
     packed = Packed(seqs, n_directions)
-    whole, _ = READOUTS[kind].forward(packed.states, packed.offsets, packed.perm, params)
+    whole, _ = READOUTS[kind].forward(
+        packed.states, packed.offsets, packed.lengths, packed.perm, params
+    )
     splits = list(window_splits(6))
     assert len(splits) == 32
     for windows in splits:
@@ -243,7 +248,7 @@ def test_last_reads_each_direction_s_final_state_in_the_network(rng, bidirection
     np.testing.assert_array_equal(ws.h_last, np.hstack([Hs[last_rows] for Hs in states]))
     # Backward: dL/dh at each sequence's last row only.
     perm = ws.perm[:N] if bidirectional else None
-    out, cache = READOUTS["last"].forward(states, batch.offsets, perm, [])
+    out, cache = READOUTS["last"].forward(states, batch.offsets, batch.lengths, perm, [])
     d_out = rng.normal(size=out.shape)
     dstates = [np.zeros_like(Hs) for Hs in states]
     READOUTS["last"].backward(cache, d_out, dstates, [])
@@ -262,8 +267,10 @@ def test_attention_starts_as_the_mean(rng, n_directions):
     (shape,) = readout.param_shapes(3 * n_directions)
     w = np.full(shape, np.nan)
     readout.initialize([w])
-    attention, _ = readout.forward(packed.states, packed.offsets, packed.perm, [w])
-    mean, _ = READOUTS["mean"].forward(packed.states, packed.offsets, packed.perm, [])
+    attention, _ = readout.forward(packed.states, packed.offsets, packed.lengths, packed.perm, [w])
+    mean, _ = READOUTS["mean"].forward(
+        packed.states, packed.offsets, packed.lengths, packed.perm, []
+    )
     np.testing.assert_allclose(attention, mean, rtol=1e-14)
     assert all(READOUTS[kind].param_shapes(6) == [] for kind in ("last", "mean", "max"))
 
@@ -273,7 +280,7 @@ def test_attention_softmax_does_not_overflow(rng):
     seqs, (w,), _ = random_case(rng, [5, 3], 2, 1, "attention")
     packed = Packed(seqs, 1)
     w *= 1e4
-    out, _ = READOUTS["attention"].forward(packed.states, packed.offsets, None, [w])
+    out, _ = READOUTS["attention"].forward(packed.states, packed.offsets, packed.lengths, None, [w])
     best = [x[np.argmax(x @ w)] for x in seqs]
     np.testing.assert_allclose(out[np.argsort(packed.order)], best)
 

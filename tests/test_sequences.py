@@ -86,6 +86,7 @@ def test_pack_batch_is_time_major_longest_first():
     np.testing.assert_array_equal(batch.offsets, [0, 3, 5, 6])
     # step 0: every sequence's first step; step 1: the two longer ones; step 2: the longest.
     np.testing.assert_array_equal(batch.X[:, 0], [20, 10, 30, 21, 11, 22])
+    np.testing.assert_array_equal(batch.lengths, [3, 2, 1])
     assert np.shares_memory(batch.X, buffer)
 
 
@@ -96,6 +97,7 @@ def test_a_single_sequence_is_its_own_batch():
     np.testing.assert_array_equal(batch.X, X[1])
     np.testing.assert_array_equal(batch.offsets, [0, 1, 2, 3])
     np.testing.assert_array_equal(batch.order, [1])
+    np.testing.assert_array_equal(batch.lengths, [3])
     assert np.shares_memory(batch.X, seqs.data)  # nothing copied
 
 
