@@ -20,7 +20,11 @@ MAE in thousands of passengers, three seeds; and Ridge on the raw windows for or
 
 Run from the repository root, after ``pip install .``::
 
-    python benchmarks/bench_defaults.py [--seeds 3] [--only GunPoint,...] [--markdown FILE]
+    python benchmarks/bench_defaults.py [--seeds 3] [--only GunPoint,...] [--readout max]
+                                        [--markdown FILE]
+
+``--readout`` runs every model above with that readout instead of the default one: the
+measurement behind the default's choice (issue 15).
 """
 
 import argparse
@@ -51,9 +55,10 @@ DEFAULT_LR = LSTMClassifier().learning_rate_init
 DEFAULT_MAX_ITER = LSTMClassifier().max_iter
 
 
-def curves(name, seeds):
+def curves(name, seeds, **params):
     """Per learning rate, per seed: the training loss and the test accuracy after each of
-    max(EPOCHS) epochs (partial_fit: n calls train as fit with max_iter=n)."""
+    max(EPOCHS) epochs (partial_fit: n calls train as fit with max_iter=n); ``params`` as
+    in ``default``."""
     X, y, X_test, y_test = raw_classification_data(name)
     scaler = SequenceScaler().fit(X)
     X, X_test = scaler.transform(X), scaler.transform(X_test)
@@ -61,7 +66,7 @@ def curves(name, seeds):
     runs = {lr: [] for lr in LEARNING_RATES}
     for lr in LEARNING_RATES:
         for seed in seeds:
-            clf = LSTMClassifier(learning_rate_init=lr, random_state=seed)
+            clf = LSTMClassifier(learning_rate_init=lr, random_state=seed, **params)
             losses, accuracies = [], []
             for _ in range(max(EPOCHS)):
                 clf.partial_fit(X, y, classes=classes)
@@ -131,9 +136,9 @@ def default(name, seeds, **params):
     return runs
 
 
-def airline(seeds):
+def airline(seeds, **params):
     """MAE of the default regressor on raw windows, of the same on windows standardised by
-    hand, and of Ridge on the raw windows."""
+    hand, and of Ridge on the raw windows; ``params`` as in ``default``."""
     X, y = load_airline(return_X_y=True)
     X_train, y_train, X_test, y_test = (
         X[:-AIRLINE_TEST],
@@ -144,9 +149,11 @@ def airline(seeds):
     mean, std = X_train.mean(), X_train.std()
     maes = {"default, raw windows": [], "standardised by hand": []}
     for seed in seeds:
-        raw = LSTMRegressor(random_state=seed).fit(X_train, y_train)
+        raw = LSTMRegressor(random_state=seed, **params).fit(X_train, y_train)
         maes["default, raw windows"].append(np.abs(raw.predict(X_test) - y_test).mean())
-        by_hand = LSTMRegressor(random_state=seed, standardize_X=False, standardize_y=False)
+        by_hand = LSTMRegressor(
+            random_state=seed, standardize_X=False, standardize_y=False, **params
+        )
         by_hand.fit((X_train - mean) / std, (y_train - mean) / std)
         forecast = by_hand.predict((X_test - mean) / std) * std + mean
         maes["standardised by hand"].append(np.abs(forecast - y_test).mean())
@@ -158,8 +165,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="seeds per configuration")
     parser.add_argument("--only", metavar="NAMES", help="comma-separated data sets")
+    parser.add_argument("--readout", help="every model's readout (default: the default's)")
     parser.add_argument("--markdown", metavar="FILE", help="also write the output to FILE")
     options = parser.parse_args(argv)
+    params = {} if options.readout is None else {"readout": options.readout}
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     seeds = range(options.seeds)
     names = options.only.split(",") if options.only else [*DATA_SETS, "Airline"]
@@ -173,8 +182,8 @@ def main(argv=None):
     replayed = {rule: {} for rule in RULES}
     for name in (name for name in DATA_SETS if name in names):
         print(f"{name} ...", file=sys.stderr, flush=True)
-        recorded = curves(name, seeds)
-        runs = default(name, seeds)
+        recorded = curves(name, seeds, **params)
+        runs = default(name, seeds, **params)
         means = {
             (lr, e): statistics.mean(accuracies[e - 1] for _, accuracies in recorded[lr])
             for lr in LEARNING_RATES
@@ -227,7 +236,7 @@ def main(argv=None):
     )
     if "Airline" in names:
         print("Airline ...", file=sys.stderr, flush=True)
-        maes, ridge = airline(seeds)
+        maes, ridge = airline(seeds, **params)
         ratio = statistics.mean(maes["default, raw windows"]) / statistics.mean(
             maes["standardised by hand"]
         )
@@ -241,7 +250,8 @@ def main(argv=None):
         )
     header = [
         f"date: {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
-        f"sklstm {sklstm.__version__}, seeds: {options.seeds}",
+        f"sklstm {sklstm.__version__}, seeds: {options.seeds}, readout: "
+        f"{options.readout or LSTMClassifier().readout}",
         f"command: {shlex.join(['python', *sys.argv])}",
     ]
     text = "\n".join(f"- {line}" for line in header) + "\n\n" + "\n".join(lines) + "\n"
