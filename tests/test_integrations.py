@@ -103,6 +103,22 @@ def test_sktime_make_reduction_reads_windows_oldest_first():
     np.testing.assert_allclose(forecast, expected.predict(series.to_numpy()[None, -12:])[0])
 
 
+def test_darts_sklearn_model_reads_lags_oldest_first():
+    darts = pytest.importorskip("darts")
+    from darts.models import SKLearnModel
+
+    series = load_airline().data.astype(float)
+    forecaster = SKLearnModel(lags=12, model=quick(LSTMRegressor))
+    forecaster.fit(darts.TimeSeries.from_values(series))
+    # darts's lag columns come oldest first (lag -12 to -1): the LSTM as it is.
+    assert forecaster.lagged_feature_names[:2] == ["0_target_lag-12", "0_target_lag-11"]
+    windows, targets = make_windows(series, 12)
+    expected = quick(LSTMRegressor).fit(windows, targets)
+    np.testing.assert_array_equal(forecaster.model.network_.params, expected.network_.params)
+    forecast = forecaster.predict(1).values()[0, 0]
+    np.testing.assert_allclose(forecast, expected.predict(series[None, -12:])[0])
+
+
 def test_mlflow_sklearn_flavour_in_its_default_skops_format(rng, tmp_path):
     mlflow_sklearn = pytest.importorskip("mlflow.sklearn")
     X = rng.normal(size=(20, 5, 2)).astype(np.float32)
