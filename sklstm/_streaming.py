@@ -48,6 +48,7 @@ from sklearn.utils.validation import _check_feature_names
 
 from ._kernels._stream import StreamKernel
 from ._readouts import _mean
+from ._sequences import _numbers
 
 # Each readout from the kernel's state (``StreamKernel``) and the top layer's states h,
 # (n_streams, H), as ``Readout.forward`` gives it over the steps seen.
@@ -127,15 +128,12 @@ class Stream:
             x = x.to_frame().T
         if hasattr(x, "columns"):
             _check_feature_names(self._model, x, reset=False)
-        try:
-            a = np.asarray(x)
-            if a.dtype.kind not in "biuf":
-                a = a.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"x must hold real numbers: {exc}") from None
-        if a.dtype.kind not in "biuf":
-            raise TypeError(f"x must hold real numbers, got an array of {a.dtype}.")
-        return np.ascontiguousarray(a, dtype=self._kernel.dtype)
+        a = np.asarray(x)
+        if a.dtype.kind in "OSUmM":  # as predict reads X: numbers, or a clear error
+            a = _numbers(a, self._kernel.dtype, "x")
+        elif a.dtype.kind not in "biuf":
+            raise ValueError(f"x must hold real numbers, got an array of {a.dtype}.")
+        return np.asarray(a, dtype=self._kernel.dtype, order="C")  # a scalar stays 0-D
 
     def reset(self, i=None):
         """Restart stream ``i`` (an index, as into a list of the streams), or all of them

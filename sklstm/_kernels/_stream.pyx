@@ -28,8 +28,8 @@ after another whatever threads make them; ``update`` releases the GIL for its ar
 so kernels run in parallel on separate threads. Buffers are allocated once, in the
 constructor, and never replaced: no interleaving of calls can reach freed memory.
 """
+from cpython.buffer cimport PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBuffer_Release, PyObject_CheckBuffer
 from cpython.exc cimport PyErr_Clear
-from cpython.buffer cimport PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBuffer_Release, PyObject_GetBuffer
 from cpython.pythread cimport (
     NOWAIT_LOCK,
     WAIT_LOCK,
@@ -49,6 +49,10 @@ import numpy as np
 from .. import _aligned
 from ._blas cimport step_product
 from ._pooling cimport dot4
+
+cdef extern from "Python.h":
+    # Without Cython's exception check: a failure only sends x the slow way.
+    int _get_buffer "PyObject_GetBuffer" (object, Py_buffer *, int) noexcept
 
 cdef extern from "_cells.h" nogil:
     void sk_lstm_forward_f(float *g, const float *bias, const float *c_prev, float *c,
@@ -211,7 +215,9 @@ cdef class StreamKernel:
             code = b"d"
         else:
             code = b"f"
-        if PyObject_GetBuffer(x, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) == -1:
+        if not PyObject_CheckBuffer(x):
+            return False
+        if _get_buffer(x, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) == -1:
             PyErr_Clear()
             return False
         try:
