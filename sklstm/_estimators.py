@@ -817,6 +817,19 @@ class _BaseLSTM(BaseEstimator):
         Returns
         -------
         stream : Stream
+            A ``ClassifierStream`` for a classifier.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklstm import LSTMRegressor
+        >>> X = np.random.RandomState(0).normal(size=(20, 6, 2))
+        >>> reg = LSTMRegressor(4, max_iter=2, random_state=0).fit(X, X[:, -1, 0])
+        >>> stream = reg.stream()
+        >>> for x in X[0]:
+        ...     stream.update(x)
+        >>> bool(stream.predict() == reg.predict(X[:1]))
+        True
         """
         check_is_fitted(self)
         check_streamable(self, n_streams)

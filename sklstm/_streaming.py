@@ -112,14 +112,9 @@ class Stream:
         x : array-like of shape (n_streams, n_features), or (n_features,) for one stream
             The step of each stream, in the units of the estimator's X. A failed call
             changes nothing.
-
-        Returns
-        -------
-        self : Stream
         """
         if not self._kernel.update(x):  # not an array of the model's dtype
             self._kernel.update(self._as_array(x))
-        return self
 
     def _as_array(self, x):
         """x as a C-contiguous array of the model's dtype; a DataFrame's (or Series')
@@ -137,15 +132,10 @@ class Stream:
 
     def reset(self, i=None):
         """Restart stream ``i`` (an index, as into a list of the streams), or all of them
-        with None: as if it had seen no step.
-
-        Returns
-        -------
-        self : Stream
-        """
+        with None: as if it had seen no step."""
         if i is None:
             self._kernel.reset(0, self.n_streams)
-            return self
+            return
         if isinstance(i, bool):
             raise TypeError("i must be an int index of a stream or None, got a bool.")
         try:
@@ -158,7 +148,6 @@ class Stream:
             raise IndexError(f"stream {index} is out of range for {self.n_streams} streams.")
         index %= self.n_streams
         self._kernel.reset(index, index + 1)
-        return self
 
     def _outputs(self):
         """The network's outputs (logits) on the steps seen, in float64, as

@@ -1,6 +1,7 @@
 """Streaming inference (issue 17, part 2): ``est.stream``, fed one step at a time, answers
 as ``est.predict`` on the steps seen so far."""
 
+import doctest
 import pickle
 import threading
 import warnings
@@ -12,6 +13,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from sklstm import LSTMClassifier, LSTMRegressor
+from sklstm._estimators import _BaseLSTM
 from sklstm._kernels import _blas, _recurrent, _stream
 from sklstm._streaming import ClassifierStream, Stream
 
@@ -321,3 +323,12 @@ def test_threads_sharing_a_stream_never_break_it(rng):
     for _ in range(2000):
         single.update(x)
     np.testing.assert_array_equal(stream.predict(), single.predict())
+
+
+def test_the_example_runs():
+    (test,) = doctest.DocTestFinder().find(_BaseLSTM.stream, "stream")
+    runner = doctest.DocTestRunner()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        runner.run(test)
+    assert runner.summarize(verbose=False) == (0, len(test.examples))
