@@ -36,8 +36,12 @@ The design:
 - Bidirectional models are refused: their reverse direction starts from a sequence's
   last step, which a stream has not seen.
 
-Per-step estimators (issue 17, part 1) will stream with the readout "last": the head of
-the top layer's state at each step is their output, which their ``update`` returns.
+Extending it. The readout's online form is pluggable: a readout streams once the kernel
+has its one-step form (``_stream.READOUTS``) and ``READOUT_RESULTS`` reads it out of the
+state. Per-step estimators (issue 17, part 1) need no new form: the head of the top
+layer's state at each step, the online form of "last", is their output at that step, which
+their stream's ``update`` returns (a subclass whose ``update`` ends with
+``self._model._predictions(self._outputs())``; ``_BaseLSTM.stream`` picks the class).
 """
 
 import operator
