@@ -332,3 +332,15 @@ def test_the_example_runs():
         warnings.simplefilter("ignore")
         runner.run(test)
     assert runner.summarize(verbose=False) == (0, len(test.examples))
+
+
+def test_the_kernel_is_initialised_once_and_safe_before(rng):
+    """Its pointers are set once, into arrays it keeps: no call can reach freed memory."""
+    est = fitted("regressor", rng)
+    kernel = est.stream()._kernel
+    with pytest.raises(RuntimeError, match="initialised once"):
+        kernel.__init__(est.network_, 2)
+    bare = _stream.StreamKernel.__new__(_stream.StreamKernel)
+    assert bare.update(np.zeros((0, 0), np.float32)) is True  # zero streams: nothing to do
+    with pytest.raises(ValueError):
+        bare.reset(0, 1)

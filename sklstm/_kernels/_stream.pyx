@@ -106,8 +106,9 @@ cdef class StreamKernel:
     """
 
     cdef readonly Py_ssize_t n, n_inputs, width
-    cdef readonly object dtype, state
-    cdef object _keep          # the arrays whose memory the pointers below point into
+    cdef readonly object dtype
+    cdef object _state         # the state's arrays, by name (copied in and out)
+    cdef object _keep          # every array whose memory the pointers below point into
     cdef bint _double, _lstm
     cdef int _readout
     cdef Py_ssize_t _n_layers
@@ -128,11 +129,14 @@ cdef class StreamKernel:
             raise MemoryError()
 
     def __init__(self, net, Py_ssize_t n, units=None):
+        if self._layers != NULL:  # the pointers would outlive their arrays
+            raise RuntimeError("A StreamKernel is initialised once.")
         if net.n_directions != 1:
             raise ValueError("A stream runs a unidirectional network only.")
         if n < 1:
             raise ValueError(f"n must be positive, got {n}")
-        self.n, self.n_inputs, self.dtype = n, net.n_features, net.dtype
+        # n stays 0 until every pointer is set: update does nothing on zero streams.
+        self.n_inputs, self.dtype = net.n_features, net.dtype
         self._double, self._lstm = net.dtype == np.float64, net.cell == "lstm"
         self._readout = READOUTS[net.readout]
         keep = []
@@ -185,8 +189,10 @@ cdef class StreamKernel:
             self._m, self._S = _data(state["max_score"]), _data(state["denominator"])
             self._w = _data(own(net.views.readout[0]))
         state["steps"] = np.zeros(n, dtype=np.intp)
+        keep.append(state["steps"])
         self._steps = <Py_ssize_t *> _data(state["steps"])
-        self._keep, self.state = keep, state
+        self._keep, self._state = keep, state
+        self.n = n
         self._reset(0, n)
 
     def __dealloc__(self):
@@ -307,28 +313,28 @@ cdef class StreamKernel:
 
     cdef int _reset(self, Py_ssize_t i0, Py_ssize_t i1) except -1:
         rows = slice(i0, i1)
-        for a in self.state.values():
+        for a in self._state.values():
             a[rows] = 0
         if self._readout == MAX:
-            self.state["aggregate"][rows] = -np.inf
+            self._state["aggregate"][rows] = -np.inf
         elif self._readout == ATTENTION:
-            self.state["max_score"][rows] = -np.inf
+            self._state["max_score"][rows] = -np.inf
         return 0
 
     def get_state(self):
         """Copies of the state's arrays, by name."""
         self._acquire()
         try:
-            return {name: a.copy() for name, a in self.state.items()}
+            return {name: a.copy() for name, a in self._state.items()}
         finally:
             PyThread_release_lock(self._lock)
 
     def set_state(self, state):
         """Write ``state`` (as ``get_state`` gives it) into the streams' state, checked
         first: a ValueError changes nothing."""
-        if not isinstance(state, dict) or state.keys() != self.state.keys():
+        if not isinstance(state, dict) or state.keys() != self._state.keys():
             raise ValueError("Not the state of streams of this network.")
-        for name, own in self.state.items():
+        for name, own in self._state.items():
             a = state[name]
             if not (isinstance(a, np.ndarray) and a.dtype == own.dtype and a.shape == own.shape):
                 raise ValueError(f"The state's {name} is not a {own.dtype} array of {own.shape}.")
@@ -336,7 +342,7 @@ cdef class StreamKernel:
             raise ValueError("The state's steps are not all non-negative.")
         self._acquire()
         try:
-            for name, own in self.state.items():
+            for name, own in self._state.items():
                 own[:] = state[name]
         finally:
             PyThread_release_lock(self._lock)
