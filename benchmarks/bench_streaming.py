@@ -101,7 +101,7 @@ def main():
         for name, f in methods.items():
             times[name].append(per_call(f, args.calls))
     print(
-        f"sklstm {sklstm.__version__}, one stream of an {args.cell.upper()} of {N_FEATURES} "
+        f"sklstm {sklstm.__version__}, one stream, {args.cell.upper()} of {N_FEATURES} "
         f"features, {HIDDEN} units, readout {args.readout!r}, float32; median of "
         f"{args.rounds} rounds of {args.calls} calls"
     )

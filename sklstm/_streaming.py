@@ -157,8 +157,8 @@ class Stream:
         """The network's outputs (logits) on the steps seen, in float64, as
         ``_BaseLSTM._forward`` gives them."""
         state = self._kernel.get_state()
-        empty = np.flatnonzero(state["steps"] == 0)
-        if empty.size:
+        if not state["steps"].all():
+            empty = np.flatnonzero(state["steps"] == 0)
             raise ValueError(
                 f"Stream{'s' if empty.size > 1 else ''} {', '.join(map(str, empty))} "
                 f"{'have' if empty.size > 1 else 'has'} seen no step since made or reset: "
