@@ -23,7 +23,16 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNELS = ["_blas", "_fastmath_check", "_openmp", "_optim", "_packing", "_pooling", "_recurrent"]
+KERNELS = [
+    "_blas",
+    "_fastmath_check",
+    "_openmp",
+    "_optim",
+    "_packing",
+    "_pooling",
+    "_recurrent",
+    "_stream",
+]
 KERNEL_DIR = Path("sklstm/_kernels")
 
 CHECKS = os.environ.get("SKLSTM_CYTHON_CHECKS", "0") == "1"

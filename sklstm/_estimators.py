@@ -48,6 +48,7 @@ from ._optimizers import _Optimizer, make_optimizer
 from ._progress import Progress
 from ._readouts import READOUTS
 from ._sequences import check_sequences, names_of, pack_batch, warn_if_channels_first
+from ._streaming import ClassifierStream, Stream, check_streamable
 from ._threading import effective_n_threads, single_threaded_blas
 from ._training import Checkpoint, History, StoppingRule, underfit
 from .exceptions import DivergenceWarning
@@ -796,6 +797,45 @@ class _BaseLSTM(BaseEstimator):
                 z = self.network_.predict(seqs, effective_n_threads())
         return z.astype(np.float64)
 
+    def stream(self, n_streams=1):
+        """Streaming inference: ``n_streams`` sequences fed one time step at a time.
+
+        The stream holds each sequence's recurrent state and the readout's running
+        aggregate: ``stream.update(x)`` consumes one step of each stream (``x`` of shape
+        (n_streams, n_features), or (n_features,) for one stream), ``stream.predict()``
+        (and a classifier's ``predict_proba()``, ``predict_log_proba()``) gives what
+        ``predict`` gives on each stream's steps so far, ``stream.reset(i=None)``
+        restarts stream i or all. The stream keeps a copy of this fitted model: refitting
+        it changes nothing in the stream. Thread-safe; picklable. Unidirectional models
+        only.
+
+        Parameters
+        ----------
+        n_streams : int, default=1
+            Number of sequences advancing together.
+
+        Returns
+        -------
+        stream : Stream
+            A ``ClassifierStream`` for a classifier.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklstm import LSTMRegressor
+        >>> X = np.random.RandomState(0).normal(size=(20, 6, 2))
+        >>> reg = LSTMRegressor(4, max_iter=2, random_state=0).fit(X, X[:, -1, 0])
+        >>> stream = reg.stream()
+        >>> for x in X[0]:
+        ...     stream.update(x)
+        >>> bool(stream.predict() == reg.predict(X[:1]))
+        True
+        """
+        check_is_fitted(self)
+        check_streamable(self, n_streams)
+        kind = ClassifierStream if is_classifier(self) else Stream
+        return kind(copy.deepcopy(self), n_streams)
+
 
 @dataclass
 class _Targets:
@@ -1054,7 +1094,10 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         y : ndarray of shape (n_samples,) or (n_samples, n_classes)
             Predicted labels.
         """
-        z = self._forward(X)  # first: it checks that the estimator is fitted
+        return self._predictions(self._forward(X))
+
+    def _predictions(self, z):
+        """``predict``'s answer from the network's outputs z (``_forward``)."""
         return _labels(self._loss, self._label_binarizer, z)
 
     def predict_proba(self, X):
@@ -1071,7 +1114,9 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities, in the order of ``classes_``.
         """
-        z = self._forward(X)
+        return self._probabilities(self._forward(X))
+
+    def _probabilities(self, z):
         p = self._loss.predict(z)
         return np.hstack([1 - p, p]) if self._label_binarizer.y_type_ == "binary" else p
 
@@ -1089,7 +1134,9 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probabilities, in the order of ``classes_``.
         """
-        z = self._forward(X)
+        return self._log_probabilities(self._forward(X))
+
+    def _log_probabilities(self, z):
         if self._label_binarizer.y_type_ == "binary":
             return np.hstack([log_expit(-z), log_expit(z)])
         return self._loss.log_predict(z)
@@ -1238,7 +1285,10 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             Predictions.
         """
-        z = self._forward(X)
+        return self._predictions(self._forward(X))
+
+    def _predictions(self, z):
+        """``predict``'s answer from the network's outputs z (``_forward``)."""
         return _values(self._loss, z, self._output_units())
 
 

@@ -35,6 +35,12 @@ Prediction keeps no history: a long batch runs in windows of steps, each layer c
 each sequence's state (its last hidden state, and an LSTM's cell state) from one window to
 the next, and only the readout's running aggregate of the top layer's states reaches the
 head (memory: ``LSTMNetwork.predict``).
+
+A stream (``_streaming``, issue 17) carries that same state for sequences that arrive one
+step at a time: per stream, each layer's state and the readout's running aggregate,
+advanced by one call per step (``_kernels/_stream.pyx``) with the arithmetic of a window of
+one step, so that its answers are ``predict``'s on the steps seen. A unidirectional
+network only: the reverse direction needs a sequence's last step first.
 """
 
 from typing import NamedTuple

@@ -36,6 +36,12 @@ weighted sum and the denominator, rescaled when the maximum grows. Last, mean an
 the bits of ``forward``, whatever the windows; attention gives them in a single window,
 and equals them to rounding in several.
 
+Streaming (``_streaming``) runs the unidirectional online forms one step at a time, in C,
+for every stream at once (``_kernels/_stream.pyx``), with the same additions, so the same
+bits (attention: to rounding, as over several windows); ``_streaming.READOUT_RESULTS``
+reads each readout out of its state. A new readout adds its one-step form there, and the
+attention score's dot product is ``dot4`` (``_kernels/_pooling.pxd``) in both places.
+
 A bidirectional network predicts each direction over the whole chunk apart, and attention
 does not separate into directions: e_t takes both directions' states at step t. Its online
 form runs three passes over the chunk: the forward direction (keeping its part of each

@@ -205,6 +205,9 @@ def data_cases():
             params={"class_weight": "balanced"},
         ),
         Case("predict before fit", "predict", (X,), NotFittedError, fitted_first=False),
+        Case("stream before fit", "stream", (), NotFittedError, fitted_first=False),
+        Case("n_streams=0", "stream", (0,), ValueError),
+        Case("n_streams=True", "stream", (True,), ValueError),
         Case("dates in X", "fit", (np.zeros((12, 5), "datetime64[s]"), Y_CLASS), TypeError),
         Case(
             "durations in a ragged sequence",

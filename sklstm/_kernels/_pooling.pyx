@@ -129,24 +129,14 @@ def row_dots(
     const floating[:, ::1] D,           # IN  (B, H) one row per sequence
     floating[::1] out,                  # OUT (N,)
 ):
-    """out[r] = X[r] . D[i] for each row r of sequence i. Four partial sums, of every
-    fourth unit, added in a fixed order: the loop vectorises, and a row's value does not
-    depend on the batch it is in."""
-    cdef Py_ssize_t T = offsets.shape[0] - 1, H = X.shape[1], H4 = H - H % 4
-    cdef Py_ssize_t t, i, j, r
-    cdef floating a0, a1, a2, a3
+    """out[r] = X[r] . D[i] for each row r of sequence i, in ``dot4``'s order (a row's
+    value does not depend on the batch it is in)."""
+    cdef Py_ssize_t T = offsets.shape[0] - 1, H = X.shape[1]
+    cdef Py_ssize_t t, i, r
     check_pooled(offsets, X.shape[0], H, "X", D.shape[0], D.shape[1], "D")
     check_per_row(out, "out", X.shape[0], "X")
     with nogil:
         for t in range(T):
             for i in range(offsets[t + 1] - offsets[t]):
                 r = offsets[t] + i
-                a0 = a1 = a2 = a3 = 0
-                for j in range(0, H4, 4):
-                    a0 = a0 + X[r, j] * D[i, j]
-                    a1 = a1 + X[r, j + 1] * D[i, j + 1]
-                    a2 = a2 + X[r, j + 2] * D[i, j + 2]
-                    a3 = a3 + X[r, j + 3] * D[i, j + 3]
-                for j in range(H4, H):
-                    a0 = a0 + X[r, j] * D[i, j]
-                out[r] = (a0 + a1) + (a2 + a3)
+                out[r] = dot4(&X[r, 0], &D[i, 0], H)
