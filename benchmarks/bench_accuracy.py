@@ -188,6 +188,7 @@ def fit_sklstm(config, X, y, seed, regression):
     cls = LSTMRegressor if regression else LSTMClassifier
     model = cls(
         hidden_layer_sizes=config["hidden"],
+        readout="last",  # TorchLSTM's head reads the final states: the same network
         bidirectional=config["bidirectional"],
         dropout=config["dropout"],
         learning_rate_init=config["lr"],

@@ -197,6 +197,7 @@ class Sklstm:
             return LSTMRegressor(
                 hidden_layer_sizes=w.hidden,
                 cell=CELL,
+                readout="last",  # torch's loop reads the final states: the same network
                 batch_size=w.batch_size,
                 max_iter=1,
                 learning_rate_init=1e-3,
