@@ -78,6 +78,21 @@ def flatten_steps(y, given, lengths, name="y"):
     return np.concatenate(parts)
 
 
+def step_weights(sample_weight, given, lengths):
+    """The weight of each of the first ``lengths`` steps of each sequence (``given`` steps
+    each), from weights per sequence or per step; None for None."""
+    if sample_weight is None:
+        return None
+    if np.ndim(sample_weight) == 2 or (
+        isinstance(sample_weight, (list, tuple)) and any(np.ndim(w) for w in sample_weight)
+    ):
+        return flatten_steps(sample_weight, given, lengths, "sample_weight")
+    per_sequence_weight = _check_sample_weight(
+        sample_weight, lengths, dtype=np.float64, ensure_non_negative=True
+    )
+    return np.repeat(per_sequence_weight, lengths)
+
+
 def per_sequence(values, seqs, X):
     """Per-step ``values`` (one sequence after another) in X's structure: a list of
     per-sequence arrays, or an array (n, T, ...) for an array X without padding."""
@@ -95,16 +110,7 @@ class _PerStep:
         """y and sample_weight flattened to one entry per step (the module docstring)."""
         given = given_lengths(X, seqs.n_samples)
         y = flatten_steps(y, given, seqs.lengths)
-        if sample_weight is None:
-            return y, None
-        if np.ndim(sample_weight) == 2 or (
-            isinstance(sample_weight, (list, tuple)) and any(np.ndim(w) for w in sample_weight)
-        ):
-            return y, flatten_steps(sample_weight, given, seqs.lengths, "sample_weight")
-        per_sequence_weight = _check_sample_weight(
-            sample_weight, seqs.lengths, dtype=np.float64, ensure_non_negative=True
-        )
-        return y, np.repeat(per_sequence_weight, seqs.lengths)
+        return y, step_weights(sample_weight, given, seqs.lengths)
 
     def _step_weights(self, weights, seqs):
         return weights  # already one per step
