@@ -83,9 +83,11 @@ def step_weights(sample_weight, given, lengths):
     each), from weights per sequence or per step; None for None."""
     if sample_weight is None:
         return None
-    if np.ndim(sample_weight) == 2 or (
-        isinstance(sample_weight, (list, tuple)) and any(np.ndim(w) for w in sample_weight)
-    ):
+    if isinstance(sample_weight, (list, tuple)):  # a list of per-sequence arrays, or numbers
+        per_step = any(np.ndim(w) for w in sample_weight)
+    else:
+        per_step = np.ndim(sample_weight) == 2
+    if per_step:
         return flatten_steps(sample_weight, given, lengths, "sample_weight")
     per_sequence_weight = _check_sample_weight(
         sample_weight, lengths, dtype=np.float64, ensure_non_negative=True
