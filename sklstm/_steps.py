@@ -59,6 +59,10 @@ def given_lengths(X, n):
 def flatten_steps(y, given, lengths, name="y"):
     """The per-step entries of ``y`` (one sequence's per entry, ``given`` steps each) of
     the first ``lengths`` steps of each sequence, one sequence after another."""
+    alternative = {
+        "y": "one target per step (for one per sequence, use LSTMClassifier or LSTMRegressor)",
+        "sample_weight": "one weight per step, or one per sequence in a 1-D array",
+    }[name]
     parts = []
     for i, (y_i, n_given, n_kept) in enumerate(zip(y, given, lengths, strict=True)):
         y_i = np.asarray(y_i)
@@ -66,8 +70,7 @@ def flatten_steps(y, given, lengths, name="y"):
             steps = "a single value" if y_i.ndim == 0 else f"{y_i.shape[0]} steps"
             raise ValueError(
                 f"{name} of sequence {i} has {steps}, but sequence {i} of X has {n_given}: a "
-                f"step estimator takes one target per step (for one per sequence, use "
-                f"LSTMClassifier or LSTMRegressor)."
+                f"step estimator takes {alternative}."
             )
         if parts and y_i.shape[1:] != parts[0].shape[1:]:
             raise ValueError(
