@@ -397,9 +397,10 @@ class _BaseLSTM(BaseEstimator):
         """The rows of the targets (y, Y, weights) of the sequences ``idx`` of ``seqs``."""
         return idx
 
-    def _batch_rows(self, seqs, batch):
-        """The rows of the targets of a packed batch's outputs, in the outputs' order."""
-        return batch.order
+    def _batch_rows(self, seqs):
+        """A function of a packed batch of ``seqs``: the rows of the targets of its
+        outputs, in the outputs' order."""
+        return lambda batch: batch.order
 
     def _stratify(self, y):
         """What early stopping's split stratifies by: single-output class labels."""
@@ -706,6 +707,7 @@ class _BaseLSTM(BaseEstimator):
         ws = Workspace(network, longest_batch, batch_size, self.dropout, self.recurrent_dropout)
         n_threads = effective_n_threads()
         total_weight = len(Y) if weights is None else weights.sum()
+        batch_rows = self._batch_rows(seqs)
 
         n_epochs = 1 if incremental else self.max_iter
         checkpoint = Checkpoint(network, optimizer, history, rule)
@@ -718,7 +720,7 @@ class _BaseLSTM(BaseEstimator):
                 for start in range(0, n, batch_size):
                     idx = order[start : start + batch_size]
                     batch = pack_batch(seqs, idx, ws.X)
-                    rows = self._batch_rows(seqs, batch)
+                    rows = batch_rows(batch)
                     w = None if weights is None else weights[rows]
                     if w is not None and not w.any():
                         continue  # it weighs nothing in the loss: no step, not a 0 / 0

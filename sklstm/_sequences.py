@@ -10,6 +10,9 @@ A sequence ends at its last step that is not padding: trailing steps that are Na
 feature (tslearn's and aeon's way of holding unequal lengths in one array) or, when a
 ``padding_value`` is given, equal to it on every feature. NaN or infinity anywhere else is
 refused, naming the sequence and the step.
+
+Per-step targets and outputs (the step estimators') are laid out as ``Sequences.data``
+is, sequence after sequence; ``packed_rows`` maps a packed batch's rows onto them.
 """
 
 import warnings

@@ -123,8 +123,9 @@ class _PerStep:
     def _target_rows(self, seqs, idx):
         return sequence_rows(step_starts(seqs.lengths)[idx], seqs.lengths[idx])
 
-    def _batch_rows(self, seqs, batch):
-        return packed_rows(step_starts(seqs.lengths), batch)
+    def _batch_rows(self, seqs):
+        starts = step_starts(seqs.lengths)  # once per fit, not per batch
+        return lambda batch: packed_rows(starts, batch)
 
     def _stratify(self, y):
         return None  # the split is over sequences, whose steps may be of several classes
