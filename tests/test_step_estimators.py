@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import accuracy_score, f1_score, r2_score
+from sklearn.metrics import accuracy_score, f1_score, log_loss, r2_score
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.class_weight import compute_sample_weight
@@ -255,6 +255,10 @@ def test_pipeline_search_and_cross_validation(rng):
     assert search.score(X, labels) == f1_score(
         flat, np.concatenate(best.predict(X)), average="macro"
     )
+    # A probabilistic metric, on padded X and y (the padding steps' targets left out).
+    scorer = per_step_scorer(log_loss, response_method="predict_proba", greater_is_better=False)
+    expected = -log_loss(flat, np.concatenate(best.predict_proba(X)))
+    assert scorer(best, padded(X), padded(labels, value=-1)) == pytest.approx(expected, rel=1e-12)
 
 
 def test_clone_pickle_and_skops(rng, tmp_path):
