@@ -2,6 +2,7 @@
 
 from . import _losses, _network, _optimizers
 from ._estimators import LSTMClassifier, LSTMRegressor
+from ._steps import LSTMStepClassifier, LSTMStepRegressor
 from .exceptions import DivergenceWarning
 from .preprocessing import FromChannelsFirst, PiecewiseAggregate, SequenceScaler
 
@@ -11,6 +12,8 @@ __all__ = [
     "DivergenceWarning",
     "LSTMClassifier",
     "LSTMRegressor",
+    "LSTMStepClassifier",
+    "LSTMStepRegressor",
     "__version__",
 ]
 
@@ -24,6 +27,8 @@ SKOPS_TRUSTED_TYPES = tuple(
         for cls in (
             LSTMClassifier,
             LSTMRegressor,
+            LSTMStepClassifier,
+            LSTMStepRegressor,
             SequenceScaler,
             PiecewiseAggregate,
             FromChannelsFirst,

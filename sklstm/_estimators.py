@@ -48,7 +48,7 @@ from ._optimizers import _Optimizer, make_optimizer
 from ._progress import Progress
 from ._readouts import READOUTS
 from ._sequences import check_sequences, names_of, pack_batch, warn_if_channels_first
-from ._streaming import ClassifierStream, Stream, check_streamable
+from ._streaming import check_streamable, stream_class
 from ._threading import effective_n_threads, single_threaded_blas
 from ._training import Checkpoint, History, StoppingRule, underfit
 from .exceptions import DivergenceWarning
@@ -56,19 +56,26 @@ from .exceptions import DivergenceWarning
 # Predictions on at most this many sequences run in one thread.
 SERIAL_PREDICT_SAMPLES = 16
 
-_PARAMETERS = """\
-    hidden_layer_sizes : int or tuple of int, default=(64,)
-        Units of each stacked recurrent layer, first to last.
-    cell : {{"lstm", "gru"}}, default="lstm"
-        The recurrent cell of every layer: an LSTM, or a GRU (PyTorch's equations and gate
-        order r, z, n, the reset gate applied to ``W_hn h + b_hn``; Keras's
-        ``reset_after=True``; 3/4 of an LSTM's weights and work).
-    readout : {{"last", "mean", "max", "attention"}}, default="last"
+_READOUT_PARAMETER = """\
+    readout : {"last", "mean", "max", "attention"}, default="last"
         What the output layer reads of the top layer's hidden states h_t: "last", each
         direction's final state (the reverse direction's at the first step); "mean" or
         "max", their mean or elementwise maximum over each sequence's own steps;
         "attention", ``sum_t a_t h_t`` with ``a = softmax_t(w . h_t)`` over the sequence's
         steps, w learned (starting at 0, the mean). Padding never enters.
+"""
+
+_PARAMETERS = (
+    """\
+    hidden_layer_sizes : int or tuple of int, default=(64,)
+        Units of each stacked recurrent layer, first to last.
+    cell : {"lstm", "gru"}, default="lstm"
+        The recurrent cell of every layer: an LSTM, or a GRU (PyTorch's equations and gate
+        order r, z, n, the reset gate applied to ``W_hn h + b_hn``; Keras's
+        ``reset_after=True``; 3/4 of an LSTM's weights and work).
+"""
+    + _READOUT_PARAMETER
+    + """\
     solver : {"adam", "sgd", "rmsprop", "adagrad"}, default="adam"
         Optimizer of the flat parameter vector.
     alpha : float, default=0.0001
@@ -149,6 +156,7 @@ _PARAMETERS = """\
         aeon's convention), whatever this is. A sequence whose own last steps equal
         ``padding_value`` on every feature loses them: pick a value the data never takes
         on all features at once, or pad with NaN."""
+)
 
 _ATTRIBUTES = """\
     network_ : LSTMNetwork
@@ -254,11 +262,11 @@ def _parameters_init(defaults):
     return __init__
 
 
-def _document(doc):
+def _document(doc, parameters=_PARAMETERS):
     """Class docstrings share the parameters and attributes they have in common."""
 
     def decorate(cls):
-        cls.__doc__ = doc.format(parameters=_PARAMETERS, attributes=_ATTRIBUTES)
+        cls.__doc__ = doc.format(parameters=parameters, attributes=_ATTRIBUTES)
         return cls
 
     return decorate
@@ -270,7 +278,7 @@ class _BaseLSTM(BaseEstimator):
     _parameter_constraints = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "cell": [StrOptions(set(CELLS))],
-        "readout": [StrOptions(set(READOUTS))],
+        "readout": [StrOptions(set(READOUTS))],  # not "steps": the step estimators' own
         "solver": [StrOptions({"adam", "sgd", "rmsprop", "adagrad"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -308,13 +316,14 @@ class _BaseLSTM(BaseEstimator):
     def __setstate__(self, state):
         # Saved before standardize_X and padding_value existed, a model read its inputs as
         # they were; before cells and readouts, it was an LSTM read at its last states.
-        state = {
+        defaults = {
             "standardize_X": False,
             "padding_value": None,
             "cell": "lstm",
             "readout": "last",
-            **state,
         }
+        parameters = self._get_param_names()
+        state = {**{k: v for k, v in defaults.items() if k in parameters}, **state}
         if "network_" in state:
             # Saved before the stopping rule of issue 9: its weights were the last epoch's.
             defaults = {"_input_units": None, "_stall_reference": None}
@@ -352,6 +361,8 @@ class _BaseLSTM(BaseEstimator):
                 f"n_features_in_={self.n_features_in_!r} and n_outputs_={self.n_outputs_!r} "
                 f"do not match the network's {net.n_features} and {net.n_outputs}"
             )
+        elif net.readout_kind.per_step != (self.readout == "steps"):
+            problem = f"its network's readout {net.readout!r} is not a {type(self).__name__}'s"
         elif not isinstance(self._random_state, np.random.RandomState):
             problem = "its random stream is not a RandomState"
         elif self._input_units is not None and not _are_units(self._input_units, net.n_features):
@@ -366,11 +377,35 @@ class _BaseLSTM(BaseEstimator):
 
     def _fit_input_units(self, seqs, weights):
         """The input standardisation of a first fit: each feature's mean and standard
-        deviation over all steps, each step weighing as its sequence; None without."""
+        deviation over all steps, each step weighing as its sample weight says; None
+        without."""
         if not self.standardize_X:
             return None
-        step_weights = None if weights is None else np.repeat(weights, seqs.lengths)
-        return scaling.standardisation(seqs.data, step_weights)
+        return scaling.standardisation(seqs.data, self._step_weights(weights, seqs))
+
+    # --- Targets: one per sequence here, one per step in the step estimators (_steps) ---
+
+    def _step_weights(self, weights, seqs):
+        """The weight of each step of ``seqs`` (None for none), given the sample weights:
+        each step weighs as its sequence."""
+        return None if weights is None else np.repeat(weights, seqs.lengths)
+
+    def _per_target(self, X, y, sample_weight, seqs):
+        """y and sample_weight as one entry per target: per sequence here."""
+        return y, sample_weight
+
+    def _target_rows(self, seqs, idx):
+        """The rows of the targets (y, Y, weights) of the sequences ``idx`` of ``seqs``."""
+        return idx
+
+    def _batch_rows(self, seqs):
+        """A function of a packed batch of ``seqs``: the rows of the targets of its
+        outputs, in the outputs' order."""
+        return lambda batch: batch.order
+
+    def _stratify(self, y):
+        """What early stopping's split stratifies by: single-output class labels."""
+        return y if is_classifier(self) and y.ndim == 1 else None
 
     # --- Validation ------------------------------------------------------------------------
 
@@ -466,11 +501,12 @@ class _BaseLSTM(BaseEstimator):
         continuing = hasattr(self, "network_") and (incremental or self.warm_start)
         seqs, feature_names = self._validate_sequences(X, reset=not continuing)
         self._check_y(y, seqs.n_samples)
+        y, sample_weight = self._per_target(X, y, sample_weight, seqs)
         targets = self._encode_targets(
             y, reset=not continuing, classes=classes, incremental=incremental
         )
         y, loss = targets.y, targets.loss
-        weights = self._sample_weights(y, sample_weight, seqs)
+        weights = self._sample_weights(y, sample_weight)
         _check_total_weight(weights)
         if continuing:
             self._check_continuation(hidden_sizes, targets.Y.shape[1])
@@ -601,11 +637,11 @@ class _BaseLSTM(BaseEstimator):
         history.commit(self, len(history.loss_curve) if incremental else history.best_epoch)
         rule.commit(self)
 
-    def _sample_weights(self, y, sample_weight, seqs):
-        """Validated per-sample weights, or None when none were given."""
+    def _sample_weights(self, y, sample_weight):
+        """Validated weights, one per target of y, or None when none were given."""
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
-                sample_weight, seqs.lengths, dtype=np.float64, ensure_non_negative=True
+                sample_weight, y, dtype=np.float64, ensure_non_negative=True
             )
         return sample_weight
 
@@ -646,8 +682,12 @@ class _BaseLSTM(BaseEstimator):
         """
         validation = None
         if self.early_stopping:
-            train, held_out = self._validation_split(y, rng)
-            if weights is not None and not (weights[train].any() and weights[held_out].any()):
+            train, held_out = self._validation_split(seqs.n_samples, self._stratify(y), rng)
+            train_rows = self._target_rows(seqs, train)
+            held_out_rows = self._target_rows(seqs, held_out)
+            if weights is not None and not (
+                weights[train_rows].any() and weights[held_out_rows].any()
+            ):
                 raise ValueError(
                     "Early stopping held out a validation set, or left a training set, whose "
                     "sample weights are all zero. Give more samples a positive weight or "
@@ -655,11 +695,11 @@ class _BaseLSTM(BaseEstimator):
                 )
             validation = (
                 _subset(seqs, held_out),
-                y[held_out],
-                None if weights is None else weights[held_out],
+                y[held_out_rows],
+                None if weights is None else weights[held_out_rows],
             )
-            seqs, Y = _subset(seqs, train), Y[train]
-            weights = None if weights is None else weights[train]
+            seqs, Y = _subset(seqs, train), Y[train_rows]
+            weights = None if weights is None else weights[train_rows]
         n = seqs.n_samples
         batch_size = min(self.batch_size, n)
         grad = aligned.zeros(network.params.size, network.dtype)
@@ -667,7 +707,8 @@ class _BaseLSTM(BaseEstimator):
         longest_batch = int(np.sort(seqs.lengths)[-batch_size:].sum())
         ws = Workspace(network, longest_batch, batch_size, self.dropout, self.recurrent_dropout)
         n_threads = effective_n_threads()
-        total_weight = n if weights is None else weights.sum()
+        total_weight = len(Y) if weights is None else weights.sum()
+        batch_rows = self._batch_rows(seqs)
 
         n_epochs = 1 if incremental else self.max_iter
         checkpoint = Checkpoint(network, optimizer, history, rule)
@@ -679,15 +720,16 @@ class _BaseLSTM(BaseEstimator):
                 total = 0.0
                 for start in range(0, n, batch_size):
                     idx = order[start : start + batch_size]
-                    if weights is not None and not weights[idx].any():
-                        continue  # it weighs nothing in the loss: no step, not a 0 / 0
                     batch = pack_batch(seqs, idx, ws.X)
+                    rows = batch_rows(batch)
+                    w = None if weights is None else weights[rows]
+                    if w is not None and not w.any():
+                        continue  # it weighs nothing in the loss: no step, not a 0 / 0
                     masks = network.draw_masks(rng, len(idx), self.dropout, self.recurrent_dropout)
                     out = network.forward(batch, ws, n_threads, masks)
-                    w = None if weights is None else weights[batch.order]
-                    value, d_out = loss.loss_gradient(Y[batch.order], out, w)
+                    value, d_out = loss.loss_gradient(Y[rows], out, w)
                     network.backward(batch, ws, d_out, grad_views, n_threads)
-                    batch_weight = len(idx) if w is None else w.sum()
+                    batch_weight = len(rows) if w is None else w.sum()
                     if self.alpha:
                         value += network.add_l2(grad_views, self.alpha / batch_weight)
                     if not np.isfinite(value) or not np.isfinite(grad).all():
@@ -758,32 +800,36 @@ class _BaseLSTM(BaseEstimator):
         if warn:
             warnings.warn(summary, ConvergenceWarning)
 
-    def _validation_split(self, y, rng):
-        """Indices of training and held-out samples for early stopping."""
-        stratify = y if is_classifier(self) and y.ndim == 1 else None
-        n_held_out = int(np.ceil(self.validation_fraction * len(y)))  # as train_test_split
-        needed = 2 if stratify is None else max(2, len(np.unique(y)))  # one of each class
+    def _validation_split(self, n, stratify, rng):
+        """Indices of training and held-out samples (of n) for early stopping, stratified
+        by ``stratify`` unless None."""
+        n_held_out = int(np.ceil(self.validation_fraction * n))  # as train_test_split
+        needed = 2 if stratify is None else max(2, len(np.unique(stratify)))  # each class
         if n_held_out < needed:
             raise ValueError(
                 f"The validation set is too small: validation_fraction="
-                f"{self.validation_fraction} of {len(y)} samples holds {n_held_out}, and early "
+                f"{self.validation_fraction} of {n} samples holds {n_held_out}, and early "
                 f"stopping needs {needed}. Increase validation_fraction or the data set."
             )
-        needed = 1 if stratify is None else len(np.unique(y))
-        if len(y) - n_held_out < needed:
+        needed = 1 if stratify is None else len(np.unique(stratify))
+        if n - n_held_out < needed:
             raise ValueError(
                 f"The training set is too small: validation_fraction="
-                f"{self.validation_fraction} of {len(y)} samples leaves {len(y) - n_held_out} "
+                f"{self.validation_fraction} of {n} samples leaves {n - n_held_out} "
                 f"to train on, and early stopping needs {needed}. Decrease validation_fraction."
             )
         return train_test_split(
-            np.arange(len(y)), test_size=n_held_out, random_state=rng, stratify=stratify
+            np.arange(n), test_size=n_held_out, random_state=rng, stratify=stratify
         )
 
     # --- Prediction ------------------------------------------------------------------------
 
     def _forward(self, X):
         """The network's outputs (logits) for X, in float64."""
+        return self._forward_sequences(X)[0]
+
+    def _forward_sequences(self, X):
+        """The network's outputs (logits) for X, in float64, and X as ``Sequences``."""
         if not hasattr(self, "network_"):  # check_is_fitted alone costs microseconds
             check_is_fitted(self)
         seqs, _ = self._validate_sequences(X, reset=False)
@@ -795,7 +841,7 @@ class _BaseLSTM(BaseEstimator):
         else:
             with single_threaded_blas():
                 z = self.network_.predict(seqs, effective_n_threads())
-        return z.astype(np.float64)
+        return z.astype(np.float64), seqs
 
     def stream(self, n_streams=1):
         """Streaming inference: ``n_streams`` sequences fed one time step at a time.
@@ -805,9 +851,10 @@ class _BaseLSTM(BaseEstimator):
         (n_streams, n_features), or (n_features,) for one stream), ``stream.predict()``
         (and a classifier's ``predict_proba()``, ``predict_log_proba()``) gives what
         ``predict`` gives on each stream's steps so far, ``stream.reset(i=None)``
-        restarts stream i or all. The stream keeps a copy of this fitted model: refitting
-        it changes nothing in the stream. Thread-safe; picklable. Unidirectional models
-        only.
+        restarts stream i or all. A step estimator's stream gives the outputs of each
+        stream's newest step, and ``update`` returns them. The stream keeps a copy of this
+        fitted model: refitting it changes nothing in the stream. Thread-safe; picklable.
+        Unidirectional models only.
 
         Parameters
         ----------
@@ -817,7 +864,8 @@ class _BaseLSTM(BaseEstimator):
         Returns
         -------
         stream : Stream
-            A ``ClassifierStream`` for a classifier.
+            A ``ClassifierStream`` for a classifier; ``StepStream`` or
+            ``StepClassifierStream`` for a step estimator.
 
         Examples
         --------
@@ -833,8 +881,7 @@ class _BaseLSTM(BaseEstimator):
         """
         check_is_fitted(self)
         check_streamable(self, n_streams)
-        kind = ClassifierStream if is_classifier(self) else Stream
-        return kind(copy.deepcopy(self), n_streams)
+        return stream_class(self)(copy.deepcopy(self), n_streams)
 
 
 @dataclass
@@ -1031,8 +1078,8 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         Y = binarizer.transform(y).astype(np.float64)
         return _Targets(y, Y, loss, {"classes_": binarizer.classes_, "_label_binarizer": binarizer})
 
-    def _sample_weights(self, y, sample_weight, seqs):
-        weights = super()._sample_weights(y, sample_weight, seqs)
+    def _sample_weights(self, y, sample_weight):
+        weights = super()._sample_weights(y, sample_weight)
         if self.class_weight is None:
             return weights
         if y.ndim > 1:
@@ -1096,10 +1143,6 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         """
         return self._predictions(self._forward(X))
 
-    def _predictions(self, z):
-        """``predict``'s answer from the network's outputs z (``_forward``)."""
-        return _labels(self._loss, self._label_binarizer, z)
-
     def predict_proba(self, X):
         """Probability of each class (of each label for multilabel targets).
 
@@ -1114,11 +1157,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities, in the order of ``classes_``.
         """
-        return self._probabilities(self._forward(X))
-
-    def _probabilities(self, z):
-        p = self._loss.predict(z)
-        return np.hstack([1 - p, p]) if self._label_binarizer.y_type_ == "binary" else p
+        return self._proba(self._forward(X))
 
     def predict_log_proba(self, X):
         """Logarithm of ``predict_proba``, computed stably from the network's outputs.
@@ -1134,9 +1173,19 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probabilities, in the order of ``classes_``.
         """
-        return self._log_probabilities(self._forward(X))
+        return self._log_proba(self._forward(X))
 
-    def _log_probabilities(self, z):
+    def _predictions(self, z):
+        """The labels (label indicators for multilabel targets) of the outputs z."""
+        return _labels(self._loss, self._label_binarizer, z)
+
+    def _proba(self, z):
+        """The probability of each class (of each label: multilabel) from the outputs z."""
+        p = self._loss.predict(z)
+        return np.hstack([1 - p, p]) if self._label_binarizer.y_type_ == "binary" else p
+
+    def _log_proba(self, z):
+        """The logarithm of ``_proba``, computed stably from the outputs z."""
         if self._label_binarizer.y_type_ == "binary":
             return np.hstack([log_expit(-z), log_expit(z)])
         return self._loss.log_predict(z)
@@ -1288,7 +1337,7 @@ class LSTMRegressor(RegressorMixin, _BaseLSTM):
         return self._predictions(self._forward(X))
 
     def _predictions(self, z):
-        """``predict``'s answer from the network's outputs z (``_forward``)."""
+        """The predicted targets, in y's units, of the outputs z."""
         return _values(self._loss, z, self._output_units())
 
 

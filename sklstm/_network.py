@@ -21,6 +21,12 @@ The views show every matrix in PyTorch's shape: ``W_hh`` is the transpose of its
 block. Stored transposed, W_hh enters the forward pass's step product as it is: prediction,
 which has no backward pass to share the cost of a transpose, never makes one.
 
+A per-step network (readout ``"steps"``, ``_readouts.Steps``) has the same stack and head;
+its readout is the top layer's states at every packed row, so its outputs have one row per
+packed row (training: in the batch's packed order, where the estimator gathers each row's
+target, ``_sequences.packed_rows``) or per step (prediction: one sequence after another,
+in the order of the sequences).
+
 The head reads the readout: in training's forward (``_head``), in backward where dL/dh
 enters the top layer through the readout's backward (``_head_backward``), and in
 prediction, where the readout's online form is fed the top layer's states window after
@@ -50,8 +56,8 @@ import numpy as np
 from . import _aligned as aligned
 from ._cells import CELLS, glorot_uniform
 from ._kernels._packing import reverse_rows, scale_rows, take_rows
-from ._readouts import READOUTS
-from ._sequences import pack_batch
+from ._readouts import NETWORK_READOUTS, in_time_order
+from ._sequences import pack_batch, packed_rows, step_starts
 
 # Prediction runs in chunks of at most this many sequences (measured fastest on M: their
 # buffers stay in cache), and of at most this many bytes in a layer's scratch (gates, and
@@ -87,7 +93,7 @@ class DropoutMasks(NamedTuple):
 class LSTMNetwork:
     """Stacked recurrent layers of one cell (``cell``: "lstm" or "gru", ``_cells.CELLS``),
     a readout of their states (``readout``: "last", "mean", "max" or "attention",
-    ``_readouts.READOUTS``) and a dense head.
+    ``_readouts.READOUTS``, or "steps", every step's) and a dense head.
 
     The name is the one pickles of the LSTM-only networks before it refer to.
     """
@@ -107,8 +113,8 @@ class LSTMNetwork:
     ):
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
-        if readout not in READOUTS:
-            raise ValueError(f"readout must be one of {sorted(READOUTS)}, got {readout!r}")
+        if readout not in NETWORK_READOUTS:
+            raise ValueError(f"readout must be one of {sorted(NETWORK_READOUTS)}, got {readout!r}")
         self.n_features = n_features
         self.hidden_sizes = tuple(hidden_sizes)
         self.n_outputs = n_outputs
@@ -127,7 +133,7 @@ class LSTMNetwork:
     @property
     def readout_kind(self):
         """The ``Readout``."""
-        return READOUTS[self.readout]
+        return NETWORK_READOUTS[self.readout]
 
     @property
     def params(self):
@@ -204,7 +210,9 @@ class LSTMNetwork:
             valid = valid and state["n_directions"] <= 2 and dtype.name in ("float32", "float64")
             valid = valid and isinstance(params, np.ndarray) and params.dtype == dtype
             valid = valid and isinstance(state["cell"], str) and state["cell"] in CELLS
-            valid = valid and isinstance(state["readout"], str) and state["readout"] in READOUTS
+            valid = (
+                valid and isinstance(state["readout"], str) and state["readout"] in NETWORK_READOUTS
+            )
         except (KeyError, TypeError, ValueError):
             valid = False
         if not valid or set(state) != {*self._CONFIG, "params", "dtype"}:
@@ -258,7 +266,7 @@ class LSTMNetwork:
             states = [run(k, d, cell, x) for d, cell in enumerate(layer)]
             if k == top:
                 return states
-            x = _in_time_order(states, perm, None if outputs is None else outputs[k])
+            x = in_time_order(states, perm, None if outputs is None else outputs[k])
 
     def forward(self, batch, ws, n_threads, masks=None):
         """Outputs (logits) of a training batch, keeping what ``backward`` needs in ``ws``."""
@@ -348,7 +356,9 @@ class LSTMNetwork:
 
     def predict(self, seqs, n_threads):
         """Outputs (logits) for every sequence, in memory bounded whatever the number and
-        the length of the sequences, but for a stacked bidirectional network's.
+        the length of the sequences, but for a stacked bidirectional network's; for a
+        per-step network, for every step, one sequence after another (n_steps,
+        n_outputs), and memory grows with the steps as the outputs do.
 
         Sequences run in chunks (packed batches) of at most ``PREDICT_SEQUENCES``
         sequences and ``max_rows`` rows, as many as a layer's scratch of ``PREDICT_BYTES``
@@ -379,7 +389,10 @@ class LSTMNetwork:
         otherwise: a bidirectional attention readout then runs the top layer's forward
         direction twice (``_readouts``).
         """
-        out = np.empty((seqs.n_samples, self.n_outputs), dtype=self.dtype)
+        per_step = self.readout_kind.per_step
+        n_rows = int(seqs.lengths.sum()) if per_step else seqs.n_samples
+        out = np.empty((n_rows, self.n_outputs), dtype=self.dtype)
+        starts = step_starts(seqs.lengths) if per_step else None
         longest_first = (
             np.arange(seqs.n_samples)
             if seqs.equal_lengths
@@ -397,7 +410,7 @@ class LSTMNetwork:
                 if windows is None
                 else in_windows(self, batch, windows, n_threads)
             )
-            out[batch.order] = self._head(h)
+            out[packed_rows(starts, batch) if per_step else batch.order] = self._head(h)
         return out
 
     def _predict_whole(self, batch, n_threads):
@@ -425,19 +438,6 @@ class LSTMNetwork:
         return self.readout_kind.accumulator(
             B, H, self.n_directions, self.dtype, self.views.readout, perm
         )
-
-
-def _in_time_order(states, perm, out=None):
-    """A layer's hidden states as the next layer reads them: in time order, both directions
-    side by side (in ``out`` when given, of at least N rows), the reverse direction's
-    taken back from its reversed layout through ``perm``."""
-    if len(states) == 1:
-        return states[0]
-    N, H = states[0].shape
-    out = np.empty((N, 2 * H), dtype=states[0].dtype) if out is None else out[:N]
-    out[:, :H] = states[0]
-    take_rows(states[1], perm, out[:, H:])
-    return out
 
 
 def _take(x, rows):

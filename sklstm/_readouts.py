@@ -24,6 +24,14 @@ The readout. Per sequence, in the batch's order (longest first), a vector of wid
 
 Only a sequence's own steps enter: padding is never stored.
 
+The per-step readout ``"steps"`` (``STEPS``; not one of ``READOUTS``, the readouts of the
+sequence estimators) keeps every step: the (N, width) states of every packed row, in time
+order, both directions side by side. The head then applies to each row, so a per-step
+model (``LSTMStepClassifier``, ``LSTMStepRegressor``) is the same network with one output
+per packed row: its loss is over packed rows, and padding, never stored, never enters.
+Its backward passes each row's dL/dh straight to that row; its online form keeps the
+windows' states (the outputs are per step: memory grows with the rows, as they do).
+
 Training: ``forward`` returns the readout and what ``backward`` needs; ``backward`` adds
 dL/dh into each direction's (N, H) gradient, in its own layout, and writes the readout's
 parameter gradients.
@@ -57,12 +65,16 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._kernels._packing import take_rows
 from ._kernels._pooling import row_dots, segment_max, segment_sum, spread
 
 
 class Readout(ABC):
     """One kind of readout (see the module docstring). Instances hold no data: the
     registry ``READOUTS`` holds one of each kind."""
+
+    # Whether the readout keeps every step (a row per packed row) or one row per sequence.
+    per_step = False
 
     def param_shapes(self, width):
         """The shapes of the readout's parameters in the flat vector, for states of
@@ -114,6 +126,19 @@ def sequence_lengths(offsets):
 def _last_rows(offsets, lengths):
     """Each sequence's last row in a packed batch or window of its ``lengths``."""
     return offsets[lengths - 1] + np.arange(len(lengths))
+
+
+def in_time_order(states, perm, out=None):
+    """A layer's hidden states as the next layer (or the per-step readout) reads them: in
+    time order, both directions side by side (in ``out`` when given, of at least N rows),
+    the reverse direction's taken back from its reversed layout through ``perm``."""
+    if len(states) == 1:
+        return states[0]
+    N, H = states[0].shape
+    out = np.empty((N, 2 * H), dtype=states[0].dtype) if out is None else out[:N]
+    out[:, :H] = states[0]
+    take_rows(states[1], perm, out[:, H:])
+    return out
 
 
 def _row_sequences(offsets):
@@ -382,4 +407,40 @@ class _BidirectionalAttentionAccumulator:
         return self.sums.result()
 
 
+class Steps(Readout):
+    """Every step's states, in time order (see the module docstring)."""
+
+    per_step = True
+
+    def forward(self, states, offsets, lengths, perm, params):
+        return in_time_order(states, perm), perm
+
+    def backward(self, perm, d_out, dstates, grads):
+        D = _split(d_out, len(dstates))
+        dstates[0] += D[0]
+        if perm is not None:  # the reversal permutation is its own inverse
+            dstates[1] += D[1][perm]
+
+    def accumulator(self, B, H, n_directions, dtype, params, perm=None):
+        return _StepsAccumulator(n_directions, perm)
+
+
+class _StepsAccumulator:
+    """Each direction's windows of states, joined in time order at the end."""
+
+    def __init__(self, n_directions, perm):
+        self.passes = tuple(range(n_directions))
+        self.perm = perm
+        self.windows = [[] for _ in self.passes]
+
+    def update(self, d, Hs, offsets, r0):
+        self.windows[d].append(Hs)  # windows come in order of rows, each a new array
+
+    def result(self):
+        return in_time_order([np.concatenate(w) for w in self.windows], self.perm)
+
+
 READOUTS = {"last": Last(), "mean": Mean(), "max": Max(), "attention": Attention()}
+STEPS = Steps()
+# Every readout a network may have, by name: the sequence readouts and the per-step one.
+NETWORK_READOUTS = {**READOUTS, "steps": STEPS}

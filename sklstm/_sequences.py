@@ -10,6 +10,9 @@ A sequence ends at its last step that is not padding: trailing steps that are Na
 feature (tslearn's and aeon's way of holding unequal lengths in one array) or, when a
 ``padding_value`` is given, equal to it on every feature. NaN or infinity anywhere else is
 refused, naming the sequence and the step.
+
+Per-step targets and outputs (the step estimators') are laid out as ``Sequences.data``
+is, sequence after sequence; ``packed_rows`` maps a packed batch's rows onto them.
 """
 
 import warnings
@@ -256,9 +259,7 @@ def _ragged(arrays, dtype):
     lengths = np.array([len(a) for a in steps], dtype=np.intp)
     data = np.empty((lengths.sum(), steps[0].shape[1]), dtype=dtype)  # C order, whatever
     np.concatenate(steps, out=data)  # the sequences' own layouts
-    starts = np.zeros(len(steps), dtype=np.intp)
-    np.cumsum(lengths[:-1], out=starts[1:])
-    return Sequences(data, starts, lengths, False, None)
+    return Sequences(data, step_starts(lengths), lengths, False, None)
 
 
 def without_padding(seqs, padding_value=None, name="Sequence {} of X"):
@@ -306,11 +307,9 @@ def without_padding(seqs, padding_value=None, name="Sequence {} of X"):
         )
     if (new_lengths == lengths).all():
         return seqs
-    new_starts = np.zeros_like(starts)
-    np.cumsum(new_lengths[:-1], out=new_starts[1:])
     return seqs._replace(
         data=data[kept],
-        starts=new_starts,
+        starts=step_starts(new_lengths),
         lengths=new_lengths,
         equal_lengths=bool((new_lengths == new_lengths[0]).all()),
     )
@@ -352,3 +351,26 @@ def pack_batch(seqs, idx, buffer=None):
         X -= seqs.units[0]
         X /= seqs.units[1]
     return Batch(X, offsets, order, lengths)
+
+
+def step_starts(lengths):
+    """The first row of each sequence's steps, the sequences one after another."""
+    starts = np.zeros(len(lengths), dtype=np.intp)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    return starts
+
+
+def packed_rows(starts, batch):
+    """For each row of a packed batch, the row of its step among steps laid out sequence
+    after sequence from ``starts``: step t of the batch's i-th sequence, row
+    ``offsets[t] + i``, is row ``starts[order[i]] + t``. Per-step targets and outputs
+    meet the packed rows through it."""
+    offsets = batch.offsets
+    sizes = np.diff(offsets)
+    steps = np.repeat(np.arange(len(sizes)), sizes)
+    return starts[batch.order][np.arange(offsets[-1]) - offsets[steps]] + steps
+
+
+def sequence_rows(starts, lengths):
+    """The rows of sequences of ``lengths`` starting at ``starts``, one after another."""
+    return np.repeat(starts - step_starts(lengths), lengths) + np.arange(lengths.sum())

@@ -36,18 +36,20 @@ The design:
 - Bidirectional models are refused: their reverse direction starts from a sequence's
   last step, which a stream has not seen.
 
+- Per-step estimators. Their output at a step is the head of the top layer's state at that
+  step, the online form of "last": ``update`` returns it (the estimator's ``predict`` on
+  the steps so far, at their newest step), and ``predict`` gives it again (``StepStream``).
+
 Extending it. The readout's online form is pluggable: a readout streams once the kernel
 has its one-step form (``_stream.READOUTS``) and ``READOUT_RESULTS`` reads it out of the
-state. Per-step estimators (issue 17, part 1) need no new form: the head of the top
-layer's state at each step, the online form of "last", is their output at that step, which
-their stream's ``update`` returns (a subclass whose ``update`` ends with
-``self._model._predictions(self._outputs())``; ``_BaseLSTM.stream`` picks the class).
+state; ``stream_class`` picks the stream of an estimator.
 """
 
 import operator
 from numbers import Integral
 
 import numpy as np
+from sklearn.base import is_classifier
 from sklearn.utils.validation import _check_feature_names
 
 from ._kernels._stream import StreamKernel
@@ -61,6 +63,7 @@ READOUT_RESULTS = {
     "mean": lambda state, h: _mean(state["aggregate"], state["steps"]),
     "max": lambda state, h: state["aggregate"],
     "attention": lambda state, h: state["aggregate"] / state["denominator"][:, None],
+    "steps": lambda state, h: h,
 }
 
 
@@ -194,7 +197,7 @@ class ClassifierStream(Stream):
         -------
         proba : ndarray of shape (n_streams, n_classes)
         """
-        return self._model._probabilities(self._outputs())
+        return self._model._proba(self._outputs())
 
     def predict_log_proba(self):
         """What the estimator's ``predict_log_proba`` gives on each stream's steps so far.
@@ -203,4 +206,39 @@ class ClassifierStream(Stream):
         -------
         log_proba : ndarray of shape (n_streams, n_classes)
         """
-        return self._model._log_probabilities(self._outputs())
+        return self._model._log_proba(self._outputs())
+
+
+class StepStream(Stream):
+    """A step estimator's stream: ``update`` returns the outputs of each stream's new step
+    (see the module docstring); ``predict`` gives them again."""
+
+    def update(self, x):
+        """Feed each stream its next step and return the outputs there.
+
+        Parameters
+        ----------
+        x : array-like of shape (n_streams, n_features), or (n_features,) for one stream
+            The step of each stream, in the units of the estimator's X. A failed call
+            changes nothing.
+
+        Returns
+        -------
+        y : ndarray of shape (n_streams,) or (n_streams, n_outputs)
+            What the estimator's ``predict`` gives at this step of each stream.
+        """
+        super().update(x)
+        return self.predict()
+
+
+class StepClassifierStream(StepStream, ClassifierStream):
+    __doc__ = StepStream.__doc__
+
+
+def stream_class(est):
+    """The stream of a fitted estimator: of a classifier or a regressor, of whole sequences
+    or of every step."""
+    per_step = est.network_.readout == "steps"
+    if is_classifier(est):
+        return StepClassifierStream if per_step else ClassifierStream
+    return StepStream if per_step else Stream

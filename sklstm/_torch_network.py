@@ -14,9 +14,11 @@ class Readout(nn.Module):
     """One vector per sequence from the recurrent stack's states, as sklstm's readouts.
 
     ``kind``: "last" (each direction's final state), "mean" or "max" (over each
-    sequence's own steps) or "attention" (``softmax(states @ weight)`` over its steps,
-    weighting the states). ``forward(states, last, mask)``: states (N, T, width), last
-    (N, width), mask (N, T) of valid steps or None when every step is.
+    sequence's own steps), "attention" (``softmax(states @ weight)`` over its steps,
+    weighting the states), or "steps": every step's states (N, T, width), for the head
+    to read each step (a step estimator's; padded steps hold zeros).
+    ``forward(states, last, mask)``: states (N, T, width), last (N, width), mask (N, T)
+    of valid steps or None when every step is.
     """
 
     def __init__(self, kind, width, dtype):
@@ -31,6 +33,8 @@ class Readout(nn.Module):
     def forward(self, states, last, mask=None):
         if self.kind == "last":
             return last
+        if self.kind == "steps":
+            return states
         if self.kind == "mean":
             if mask is None:
                 return states.mean(dim=1)
@@ -49,7 +53,8 @@ class Readout(nn.Module):
 class RecurrentNetwork(nn.Module):
     """Recurrent layers, a readout and a dense head: ``forward(X, lengths=None)`` takes a
     batch-first float tensor (N, T, D) and optional lengths (N,) of each sequence's steps
-    in the padded X, and returns the outputs before the output activation (N, n_outputs).
+    in the padded X, and returns the outputs before the output activation (N, n_outputs),
+    or with the readout "steps" at every step (N, T, n_outputs).
 
     ``rnn``: one ``nn.LSTM`` or ``nn.GRU`` holding every layer, or, when the layers differ
     in size (which one module cannot hold), a ``ModuleList`` of one-layer modules applied

@@ -21,7 +21,7 @@ def to_torch(est):
 
     Parameters
     ----------
-    est : LSTMClassifier or LSTMRegressor
+    est : LSTMClassifier, LSTMRegressor, LSTMStepClassifier or LSTMStepRegressor
         A fitted estimator.
 
     Returns
@@ -30,13 +30,14 @@ def to_torch(est):
         ``module(X, lengths=None)`` takes a batch-first float tensor (N, T, D) of raw inputs
         and, for padded sequences, each one's length (N,), and returns the outputs in y's
         units before the output activation (``est.out_activation_``, left to the caller),
-        (N, n_outputs). Its parts: ``module.rnn``, an ``nn.LSTM`` or ``nn.GRU`` with every
-        layer (``b_ih`` holds the input-side biases, ``b_hh`` the GRU's ``b_hn`` and
-        zeros), or a ``ModuleList`` of one-layer modules applied in order when the layers
-        differ in size; ``module.readout`` (``module.readout.weight``: the attention
-        weights); ``module.head``, an ``nn.Linear``. The module's class lives in
-        ``sklstm._torch_network``: ``torch.save(module)`` works, and loads where sklstm is
-        installed.
+        (N, n_outputs), or (N, T, n_outputs) for a step estimator (each sequence's first
+        ``lengths[i]`` steps are its own). Its parts: ``module.rnn``, an ``nn.LSTM`` or
+        ``nn.GRU`` with every layer (``b_ih`` holds the input-side biases, ``b_hh`` the
+        GRU's ``b_hn`` and zeros), or a ``ModuleList`` of one-layer modules applied in
+        order when the layers differ in size; ``module.readout`` (``module.readout.weight``:
+        the attention weights); ``module.head``, an ``nn.Linear``. The module's class lives
+        in ``sklstm._torch_network``: ``torch.save(module)`` works, and loads where sklstm
+        is installed.
 
     Examples
     --------
@@ -126,7 +127,7 @@ def load_torch(est, module):
 
     Parameters
     ----------
-    est : LSTMClassifier or LSTMRegressor
+    est : LSTMClassifier, LSTMRegressor, LSTMStepClassifier or LSTMStepRegressor
         A fitted estimator; its weights are replaced, all at once, only if every weight
         fits.
     module : torch.nn.Module

@@ -26,7 +26,7 @@ def to_onnx(est, *, variable_lengths=False):
 
     Parameters
     ----------
-    est : LSTMClassifier or LSTMRegressor
+    est : LSTMClassifier, LSTMRegressor, LSTMStepClassifier or LSTMStepRegressor
         A fitted estimator.
     variable_lengths : bool, default=False
         Add an int64 input ``lengths`` (N,): each sequence's true length in the padded X,
@@ -40,6 +40,10 @@ def to_onnx(est, *, variable_lengths=False):
         Input ``X``: float32 (N, T, D) (and ``lengths``). Outputs: for a classifier
         ``label`` (N,) (an int64 indicator (N, n_labels) for multilabel targets) and
         ``probabilities`` (N, n_classes); for a regressor ``variable`` (N, n_outputs).
+        For a step estimator, the same at every step: (N, T) and (N, T, ...), the head
+        applied to every step of the top layer's ``Y``; with ``lengths``, the outputs at
+        steps beyond a sequence's length are not its own (the head of a zero state): keep
+        each sequence's first ``lengths[i]`` steps.
 
     Examples
     --------
@@ -112,8 +116,14 @@ def to_onnx(est, *, variable_lengths=False):
             y = graph.node("Transpose", [y], perm=[0, 2, 1, 3])
             x = graph.node("Reshape", [y, graph.constant(np.array([0, 0, -1]), np.int64)])
     h = _readout(graph, net, y, y_h, "lengths" if lengths else None)
-    z = graph.node("Gemm", [h, graph.constant(head_W), graph.constant(head_b)], transB=1)
-    _outputs(est, graph, z, TensorProto)
+    if net.readout_kind.per_step:  # (N, T, width): the head at every step
+        z = graph.node("MatMul", [h, graph.constant(head_W.T)])
+        z = graph.node("Add", [z, graph.constant(head_b)])
+        rows = ["N", "T"]
+    else:
+        z = graph.node("Gemm", [h, graph.constant(head_W), graph.constant(head_b)], transB=1)
+        rows = ["N"]
+    _outputs(est, graph, z, TensorProto, rows)
     model = helper.make_model(
         helper.make_graph(
             graph.nodes, type(est).__name__, graph.inputs, graph.outputs, graph.initializers
@@ -125,33 +135,34 @@ def to_onnx(est, *, variable_lengths=False):
     return model
 
 
-def _outputs(est, graph, z, TensorProto):
-    """The estimator's predictions from the logits z."""
+def _outputs(est, graph, z, TensorProto, rows):
+    """The estimator's predictions from the logits z, whose last axis holds the outputs
+    and the others are ``rows`` (["N"], or ["N", "T"] per step)."""
     if is_regressor(est):
         activation = {"identity": "Identity", "tanh": "Tanh", "sigmoid": "Sigmoid"}
         graph.node(activation[est.out_activation_], [z], name="variable")
-        graph.output("variable", TensorProto.FLOAT, ["N", est.n_outputs_])
+        graph.output("variable", TensorProto.FLOAT, [*rows, est.n_outputs_])
         return
     kind = est._label_binarizer.y_type_
     if kind == "multilabel-indicator":
         graph.node("Sigmoid", [z], name="probabilities")
         positive = graph.node("Greater", ["probabilities", graph.constant(np.array(0.5))])
         graph.node("Cast", [positive], name="label", to=TensorProto.INT64)
-        graph.output("label", TensorProto.INT64, ["N", est.n_outputs_])
+        graph.output("label", TensorProto.INT64, [*rows, est.n_outputs_])
     else:
         if kind == "binary":
             p = graph.node("Sigmoid", [z])
             q = graph.node("Sub", [graph.constant(np.array(1.0)), p])
-            graph.node("Concat", [q, p], name="probabilities", axis=1)
+            graph.node("Concat", [q, p], name="probabilities", axis=-1)
         else:
-            graph.node("Softmax", [z], name="probabilities", axis=1)
-        best = graph.node("ArgMax", ["probabilities"], axis=1, keepdims=0)
+            graph.node("Softmax", [z], name="probabilities", axis=-1)
+        best = graph.node("ArgMax", ["probabilities"], axis=-1, keepdims=0)
         classes = est.classes_
         labels = graph.constant(classes, None if classes.dtype.kind in "OUS" else classes.dtype)
         graph.node("Gather", [labels, best], name="label")
         elem = graph.elem_type(classes)
-        graph.output("label", elem, ["N"])
-    graph.output("probabilities", TensorProto.FLOAT, ["N", len(est.classes_)])
+        graph.output("label", elem, rows)
+    graph.output("probabilities", TensorProto.FLOAT, [*rows, len(est.classes_)])
 
 
 def _reorder(gates, cell):
@@ -171,12 +182,15 @@ def _recurrent_bias(cell_params, cell):
 
 def _readout(graph, net, y, y_h, lengths):
     """The readout's (N, width) from the top layer's outputs: Y (T, directions, N, H) and
-    Y_h (directions, N, H); over each sequence's first ``lengths`` steps when given."""
+    Y_h (directions, N, H); over each sequence's first ``lengths`` steps when given. The
+    per-step readout: the states of every step, (N, T, width)."""
     if net.readout == "last":  # each direction's final state, side by side
         h = graph.node("Transpose", [y_h], perm=[1, 0, 2])
         return graph.node("Reshape", [h, graph.constant(np.array([0, -1]), np.int64)])
     states = graph.node("Transpose", [y], perm=[2, 0, 1, 3])  # (N, T, directions, H)
     states = graph.node("Reshape", [states, graph.constant(np.array([0, 0, -1]), np.int64)])
+    if net.readout_kind.per_step:
+        return states
     valid = None
     if lengths is not None:  # (N, T): step t < the sequence's length
         T = graph.node("Gather", [graph.node("Shape", ["X"]), graph.constant(1, np.int64)])

@@ -12,13 +12,21 @@ import pandas as pd
 import scipy.sparse
 from sklearn.exceptions import NotFittedError
 
-from sklstm import LSTMClassifier, LSTMRegressor
+from sklstm import LSTMClassifier, LSTMRegressor, LSTMStepClassifier, LSTMStepRegressor
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(12, 5, 2))
 Y_CLASS = np.arange(12) % 3
 Y_REG = RNG.normal(size=12)
 MULTILABEL = np.column_stack([Y_CLASS % 2, Y_CLASS < 2])
+Y_STEPS = (np.arange(60) % 3).reshape(12, 5)  # per-step labels
+Y_STEPS_REG = RNG.normal(size=(12, 5))  # per-step values
+ESTIMATORS = {  # the estimator of each case, and the targets of its first fit
+    "classifier": (LSTMClassifier, Y_CLASS),
+    "regressor": (LSTMRegressor, Y_REG),
+    "step classifier": (LSTMStepClassifier, Y_STEPS),
+    "step regressor": (LSTMStepRegressor, Y_STEPS_REG),
+}
 
 
 def with_value(array, index, value):
@@ -33,7 +41,7 @@ class Case:
     method: str  # the estimator method called, with args
     args: tuple
     error: type
-    estimator: str = "classifier"  # or "regressor"
+    estimator: str = "classifier"  # a key of ESTIMATORS
     params: dict = None  # set after the first fit, before the call
     fitted_first: bool = True  # whether the call is made on a fitted estimator
     y_first: np.ndarray = None  # the first fit's targets, when not the default ones
@@ -42,10 +50,9 @@ class Case:
     def prepare(self):
         """The estimator the call is made on: fitted on good data first, unless the case is
         about an unfitted one."""
-        cls = LSTMClassifier if self.estimator == "classifier" else LSTMRegressor
+        cls, y = ESTIMATORS[self.estimator]
         est = cls(hidden_layer_sizes=3, max_iter=2, random_state=0)
         if self.fitted_first:
-            y = Y_CLASS if self.estimator == "classifier" else Y_REG
             X_first = X if self.X_first is None else self.X_first
             est.fit(X_first, y if self.y_first is None else self.y_first)
         return est.set_params(**(self.params or {}))
@@ -208,6 +215,48 @@ def data_cases():
         Case("stream before fit", "stream", (), NotFittedError, fitted_first=False),
         Case("n_streams=0", "stream", (0,), ValueError),
         Case("n_streams=True", "stream", (True,), ValueError),
+        Case(
+            "per-step y shorter than its sequence",
+            "fit",
+            (X, [*Y_STEPS[:4], Y_STEPS[4, :3], *Y_STEPS[5:]]),
+            ValueError,
+            "step classifier",
+        ),
+        Case(
+            "one label per sequence to a step estimator",
+            "fit",
+            (X, Y_CLASS),
+            ValueError,
+            "step classifier",
+        ),
+        Case(
+            "per-step y of different shapes per step",
+            "fit",
+            (X, [Y_STEPS_REG[0][:, None], *Y_STEPS_REG[1:]]),
+            ValueError,
+            "step regressor",
+        ),
+        Case(
+            "NaN in per-step y (not at a padding step)",
+            "fit",
+            (X, with_value(Y_STEPS_REG, (3, 2), np.nan)),
+            ValueError,
+            "step regressor",
+        ),
+        Case(
+            "per-step sample_weight shorter than its sequence",
+            "fit",
+            (X, Y_STEPS, np.ones((12, 4))),
+            ValueError,
+            "step classifier",
+        ),
+        Case(
+            "per-step labels outside classes at partial_fit",
+            "partial_fit",
+            (X, Y_STEPS + 5),
+            ValueError,
+            "step classifier",
+        ),
         Case("dates in X", "fit", (np.zeros((12, 5), "datetime64[s]"), Y_CLASS), TypeError),
         Case(
             "durations in a ragged sequence",

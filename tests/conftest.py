@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from sklstm._network import LSTMNetwork, Workspace
-from sklstm._sequences import check_sequences, pack_batch
+from sklstm._sequences import check_sequences, pack_batch, packed_rows, step_starts
 from sklstm._threading import single_threaded_blas
 
 
@@ -37,7 +37,9 @@ def make_network(
 
 def loss_and_grad(net, X, Y, loss, n_threads=1, masks=None):
     """Loss and flat gradient of one batch holding every sequence of X, through the same
-    code path as training; ``masks``: fixed dropout masks (``LSTMNetwork.draw_masks``)."""
+    code path as training; ``masks``: fixed dropout masks (``LSTMNetwork.draw_masks``).
+    Y: a row per sequence, or for a per-step network a row per step, sequence after
+    sequence."""
     seqs = check_sequences(X, dtype=net.dtype)
     idx = np.arange(seqs.n_samples)
     ws = Workspace(
@@ -51,7 +53,8 @@ def loss_and_grad(net, X, Y, loss, n_threads=1, masks=None):
     with single_threaded_blas():
         batch = pack_batch(seqs, idx, ws.X)
         out = net.forward(batch, ws, n_threads, masks)
-        value, d_out = loss.loss_gradient(Y[batch.order], out)
+        rows = packed_rows(step_starts(seqs.lengths), batch)
+        value, d_out = loss.loss_gradient(Y[rows if net.readout == "steps" else batch.order], out)
         net.backward(batch, ws, d_out, net.unpack(grad), n_threads)
     return value, grad
 

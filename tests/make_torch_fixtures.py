@@ -31,6 +31,16 @@ CASES = [
     ("gru-bidirectional-ragged-2layer", [3, 9, 4, 6, 1], 2, (5, 3), 1, "mse-tanh", True, "gru"),
 ]
 
+# Per-step networks (readout "steps"): the head on every step, a loss over all steps.
+STEP_CASES = [
+    ("steps-ragged-1layer-multiclass", [7, 3, 5, 1, 6], 2, (5,), 3, "multiclass", False, "lstm"),
+    ("steps-equal-2layer-binary", [5, 5, 5], 3, (4, 3), 1, "binary", False, "lstm"),
+    ("steps-bidirectional-2layer-mse", [3, 8, 4, 6, 1], 2, (4, 3), 2, "mse-identity", True)
+    + ("lstm",),
+    ("steps-gru-ragged-multilabel", [6, 2, 9, 4], 3, (5,), 3, "multilabel", False, "gru"),
+    ("steps-gru-bidirectional-tanh", [4, 7, 1, 5], 2, (3, 4), 1, "mse-tanh", True, "gru"),
+]
+
 FIXTURE = Path(__file__).parent / "fixtures" / "torch_parity.npz"
 
 
@@ -46,12 +56,21 @@ def main():
     rng = np.random.default_rng(2026)
     arrays = {}
     cases = []
-    for name, lengths, n_features, hidden, n_outputs, loss_name, bidirectional, cell in CASES:
+    readouts = [("last", case) for case in CASES] + [("steps", case) for case in STEP_CASES]
+    for readout, case in readouts:
+        name, lengths, n_features, hidden, n_outputs, loss_name, bidirectional, cell = case
         net = make_network(
-            rng, n_features, hidden, n_outputs, bidirectional=bidirectional, cell=cell
+            rng,
+            n_features,
+            hidden,
+            n_outputs,
+            bidirectional=bidirectional,
+            cell=cell,
+            readout=readout,
         )
         X = random_sequences(rng, lengths, n_features)
-        Y = targets(rng, loss_name, len(lengths), n_outputs)
+        n_targets = sum(lengths) if readout == "steps" else len(lengths)
+        Y = targets(rng, loss_name, n_targets, n_outputs)
         out, loss, grad = torch_forward_backward(net, X, Y, loss_name)
         cases.append(
             {
@@ -62,6 +81,7 @@ def main():
                 "loss": loss_name,
                 "bidirectional": bidirectional,
                 "cell": cell,
+                "readout": readout,
             }
         )
         arrays |= {

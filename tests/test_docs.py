@@ -8,7 +8,14 @@ import warnings
 import pytest
 
 PUBLIC = {
-    "sklstm": ["LSTMClassifier", "LSTMRegressor", "DivergenceWarning"],
+    "sklstm": [
+        "LSTMClassifier",
+        "LSTMRegressor",
+        "LSTMStepClassifier",
+        "LSTMStepRegressor",
+        "DivergenceWarning",
+    ],
+    "sklstm.metrics": ["per_step_scorer"],
     "sklstm.preprocessing": [
         "FromChannelsFirst",
         "PiecewiseAggregate",

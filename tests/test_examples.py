@@ -1,5 +1,6 @@
 """The examples run, each in a fresh process, as a user would run them."""
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -29,3 +30,6 @@ def test_example_runs(script, tmp_path):
     assert "accuracy" in result.stdout or "RMSE" in result.stdout
     if script.name == "forecast_airline.py":
         assert (tmp_path / "airline_forecast.png").stat().st_size > 10_000
+    if script.name == "tag_segments.py":  # its plot, only where matplotlib is installed
+        has_matplotlib = importlib.util.find_spec("matplotlib") is not None
+        assert (tmp_path / "tagged_sequence.png").exists() == has_matplotlib

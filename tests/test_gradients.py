@@ -145,6 +145,31 @@ def test_readout_gradient_with_fixed_dropout_masks(rng, cell, readout):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("loss_name", ["binary", "multiclass", "mse-identity"])
+@pytest.mark.parametrize("lengths, n_features, hidden", MORE_SHAPES)
+def test_per_step_gradient(
+    rng, scheme, loss_name, bidirectional, lengths, n_features, hidden, cell
+):
+    # The per-step readout: a loss over every step's outputs (the step estimators').
+    loss, kind, n_outputs = LOSSES[loss_name]
+    net = make_network(
+        rng, n_features, hidden, n_outputs, bidirectional=bidirectional, cell=cell, readout="steps"
+    )
+    X = random_sequences(rng, lengths, n_features)
+    check_gradient(net, X, targets(rng, kind, sum(lengths), n_outputs), loss)
+
+
+def test_per_step_gradient_with_fixed_dropout_masks(rng):
+    loss, kind, n_outputs = LOSSES["mse-identity"]
+    net = make_network(rng, 2, (3, 4), n_outputs, bidirectional=True, readout="steps")
+    lengths = [6, 3, 6, 2, 4]
+    X = random_sequences(rng, lengths, 2)
+    masks = net.draw_masks(rng, len(lengths), dropout=0.3, recurrent_dropout=0.4)
+    check_gradient(net, X, targets(rng, kind, sum(lengths), n_outputs), loss, masks)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_l2_penalty_gradient(rng, cell):
     net = make_network(rng, 2, (3, 2), 1, bidirectional=True, cell=cell, readout="attention")
     g = np.zeros_like(net.params)

@@ -17,7 +17,15 @@ import pytest
 from bad_inputs import CASES, INVALID_PARAMETERS, message, table
 from sklearn.pipeline import make_pipeline
 
-from sklstm import SKOPS_TRUSTED_TYPES, DivergenceWarning, LSTMClassifier, LSTMRegressor, _network
+from sklstm import (
+    SKOPS_TRUSTED_TYPES,
+    DivergenceWarning,
+    LSTMClassifier,
+    LSTMRegressor,
+    LSTMStepClassifier,
+    LSTMStepRegressor,
+    _network,
+)
 from sklstm._estimators import _BaseLSTM
 from sklstm._losses import SquaredError
 from sklstm.preprocessing import FromChannelsFirst, PiecewiseAggregate, SequenceScaler
@@ -366,6 +374,11 @@ def test_skops_loads_every_model_with_exactly_the_published_trusted_types(rng, t
         for solver in ("rmsprop", "sgd", "adagrad")
     ]
     models.append(LSTMClassifier(3, max_iter=1).fit(X, np.arange(len(X)) % 3))  # softmax
+    steps = np.arange(X.shape[0] * X.shape[1]).reshape(X.shape[:2])
+    models += [
+        LSTMStepClassifier(3, max_iter=1).fit(X, steps % 2),
+        LSTMStepRegressor(3, max_iter=1).fit(X, steps / 10),
+    ]
     channels_first = X.transpose(0, 2, 1)
     pipeline = make_pipeline(
         FromChannelsFirst(), SequenceScaler(), PiecewiseAggregate(2), LSTMClassifier(3, max_iter=1)

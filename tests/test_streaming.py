@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from sklstm import LSTMClassifier, LSTMRegressor
+from sklstm import LSTMClassifier, LSTMRegressor, LSTMStepClassifier, LSTMStepRegressor
 from sklstm._estimators import _BaseLSTM
 from sklstm._kernels import _blas, _recurrent, _stream
-from sklstm._streaming import ClassifierStream, Stream
+from sklstm._streaming import ClassifierStream, StepClassifierStream, StepStream, Stream
 
 N_FEATURES = 3
 
@@ -92,6 +92,41 @@ def test_a_stream_answers_as_predict_on_the_steps_so_far(cell, readout, layers, 
                 np.testing.assert_array_equal(g, w)
             else:
                 np.testing.assert_allclose(g, w, rtol=1e-12 if dtype == "float64" else 2e-5)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_a_step_estimators_update_returns_predict_at_the_newest_step(kind, cell, rng):
+    X = rng.normal(loc=1.0, scale=3.0, size=(24, 7, N_FEATURES))
+    if kind == "classifier":
+        est, y = LSTMStepClassifier, (X[:, :, 0] > 1).astype(int) + (X[:, :, 1] > 2)
+    else:
+        est, y = LSTMStepRegressor, np.cumsum(X[:, :, :2], axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = est((5, 4), cell=cell, max_iter=2, random_state=0, dtype="float64").fit(X, y)
+    stream = est.stream(2)
+    assert isinstance(stream, StepClassifierStream if kind == "classifier" else StepStream)
+    steps = rng.normal(loc=1.0, scale=3.0, size=(9, 2, N_FEATURES))
+    stream.update(steps[0])
+    stream.reset(1)  # stream 1 starts at step 1
+    for t in range(1, 9):
+        got = stream.update(steps[t])
+        sequences = [steps[: t + 1, 0], steps[1 : t + 1, 1]]
+        # The head of each stream is one row's product, predict's one of the sequence's
+        # rows: float64 to rounding (BLAS blocks a row with its neighbours).
+        if kind == "classifier":
+            np.testing.assert_array_equal(got, [est.predict([x])[0][-1] for x in sequences])
+            np.testing.assert_allclose(
+                stream.predict_proba(),
+                [est.predict_proba([x])[0][-1] for x in sequences],
+                rtol=1e-12,
+            )
+        else:
+            np.testing.assert_allclose(
+                got, [est.predict([x])[0][-1] for x in sequences], rtol=1e-12
+            )
+        np.testing.assert_array_equal(stream.predict(), got)
 
 
 @pytest.mark.parametrize("dtype, rtol", [("float64", 1e-12), ("float32", 1e-5)])

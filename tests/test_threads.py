@@ -22,14 +22,20 @@ from sklstm._threading import effective_n_threads, single_threaded_blas
 FIT_AND_DIGEST = """
 import hashlib, warnings
 import numpy as np
-from sklstm import LSTMClassifier
+from sklstm import LSTMClassifier, LSTMStepClassifier
 warnings.simplefilter("ignore")
 rng = np.random.default_rng(0)
 X = [rng.normal(size=(n, 3)) for n in rng.integers(1, 40, size=150)]
 y = rng.integers(3, size=150)
-params = LSTMClassifier((24, 20), batch_size=64, max_iter=3, random_state=7).fit(X, y)
+per_step = [rng.integers(3, size=len(x)) for x in X]
+params = {fit}
 print(hashlib.sha256(params.network_.params.tobytes()).hexdigest())
 """
+FITS = {
+    "sequence": "LSTMClassifier((24, 20), batch_size=64, max_iter=3, random_state=7).fit(X, y)",
+    "per-step": "LSTMStepClassifier((24, 20), batch_size=64, max_iter=2, random_state=7, "
+    "bidirectional=True).fit(X, per_step)",
+}
 
 
 def run_python(code, **env):
@@ -43,8 +49,10 @@ def run_python(code, **env):
     return out.stdout.strip()
 
 
-def test_same_bits_across_processes_and_thread_counts():
-    digests = {run_python(FIT_AND_DIGEST, OMP_NUM_THREADS=n) for n in ("1", "2", "2", "3")}
+@pytest.mark.parametrize("targets", FITS)
+def test_same_bits_across_processes_and_thread_counts(targets):
+    code = FIT_AND_DIGEST.format(fit=FITS[targets])
+    digests = {run_python(code, OMP_NUM_THREADS=n) for n in ("1", "2", "2", "3")}
     assert len(digests) == 1
 
 

@@ -53,6 +53,7 @@ def test_matches_torch_fixture(scheme, case, arrays):
         np.float64,
         case["bidirectional"],
         case["cell"],
+        case.get("readout", "last"),
     )
     net.params[:] = arrays["params"]
     X = np.split(arrays["X"], np.cumsum(arrays["lengths"])[:-1])
@@ -80,4 +81,25 @@ def test_matches_torch_live(scheme, seed, loss_name, bidirectional, cell):
     net = make_network(rng, n_features, hidden, n_outputs, bidirectional=bidirectional, cell=cell)
     X = random_sequences(rng, lengths, n_features)
     Y = targets(rng, loss_name, len(lengths), n_outputs)
+    check_against(net, X, Y, loss_name, *torch_forward_backward(net, X, Y, loss_name))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("loss_name", ["multilabel", "multiclass", "mse-sigmoid"])
+def test_per_step_matches_torch_live(seed, loss_name, bidirectional, cell):
+    """The per-step readout: the head on every step of nn.LSTM's / nn.GRU's output."""
+    pytest.importorskip("torch")
+    from torch_reference import torch_forward_backward
+
+    rng = np.random.default_rng(100 + seed)
+    hidden = tuple(int(h) for h in rng.integers(2, 7, size=rng.integers(1, 3)))
+    n_features, n_outputs = int(rng.integers(1, 5)), int(rng.integers(2, 4))
+    lengths = rng.integers(1, 12, size=rng.integers(1, 20))
+    net = make_network(
+        rng, n_features, hidden, n_outputs, bidirectional=bidirectional, cell=cell, readout="steps"
+    )
+    X = random_sequences(rng, lengths, n_features)
+    Y = targets(rng, loss_name, int(lengths.sum()), n_outputs)
     check_against(net, X, Y, loss_name, *torch_forward_backward(net, X, Y, loss_name))

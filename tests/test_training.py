@@ -123,7 +123,7 @@ def test_early_stopping_split_is_stratified(rng):
     X = rng.normal(size=(100, 4, 1))
     y = np.array([0] * 80 + [1] * 20)
     clf = LSTMClassifier(early_stopping=True, validation_fraction=0.2)
-    train, held_out = clf._validation_split(y, np.random.RandomState(0))
+    train, held_out = clf._validation_split(len(y), clf._stratify(y), np.random.RandomState(0))
     assert np.bincount(y[held_out]).tolist() == [16, 4]
     assert len(train) == 80
     with pytest.raises(ValueError, match="validation set is too small"):

@@ -11,12 +11,14 @@ import numpy as np
 def torch_forward_backward(net, X, Y, loss_name):
     """Outputs (n, n_outputs) in X's order, loss and flat gradient, as PyTorch computes them.
 
-    ``net`` is an ``LSTMNetwork`` (of either cell); ``X`` a list of (T_i, D) float64 arrays;
+    ``net`` is an ``LSTMNetwork`` (of either cell, read at its last states or, with the
+    readout "steps", at every step: outputs and Y then have a row per step, sequence after
+    sequence, and the loss is the mean over steps); ``X`` a list of (T_i, D) float64 arrays;
     ``loss_name`` one of "binary", "multilabel", "multiclass", "mse-identity", "mse-tanh",
     "mse-sigmoid".
     """
     import torch
-    from torch.nn.utils.rnn import pack_sequence
+    from torch.nn.utils.rnn import pack_sequence, pad_packed_sequence
 
     views = net.views
     bidirectional = net.n_directions == 2
@@ -48,8 +50,11 @@ def torch_forward_backward(net, X, Y, loss_name):
     for rnn in layers:
         x, h_n = rnn(x)
     h_n = h_n[0] if net.cell == "lstm" else h_n  # an LSTM's (h_n, c_n)
-    # h_n is in the original order of X; both directions' final states, side by side.
-    z = head(torch.cat(list(h_n), dim=1))
+    if net.readout == "steps":  # the head on every step of nn.LSTM's / nn.GRU's output
+        states, lengths = pad_packed_sequence(x, batch_first=True)  # in X's order
+        z = head(torch.cat([states[i, :L] for i, L in enumerate(lengths)]))
+    else:  # h_n is in the original order of X; both directions' final states, side by side
+        z = head(torch.cat(list(h_n), dim=1))
     y = torch.from_numpy(Y)
     if loss_name in ("binary", "multilabel"):
         loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)

@@ -66,10 +66,11 @@ cdef extern from "_cells.h" nogil:
 
 include "_isa.pxi"
 
-# The readouts' online forms, by name (``_readouts.READOUTS``).
+# The readouts' online forms, by name (``_readouts.READOUTS``); a step estimator's readout
+# ("steps") reads the top layer's state at each step: at the newest, that of "last".
 cdef enum:
     LAST, MEAN, MAX, ATTENTION
-READOUTS = {"last": LAST, "mean": MEAN, "max": MAX, "attention": ATTENTION}
+READOUTS = {"last": LAST, "mean": MEAN, "max": MAX, "attention": ATTENTION, "steps": LAST}
 
 
 ctypedef struct Layer:
