@@ -57,15 +57,18 @@ from .exceptions import DivergenceWarning
 SERIAL_PREDICT_SAMPLES = 16
 
 _READOUT_PARAMETER = """\
-    readout : {"last", "mean", "max", "attention"}, default="last"
+    readout : {{"last", "mean", "max", "attention"}}, default="{default}"
         What the output layer reads of the top layer's hidden states h_t: "last", each
         direction's final state (the reverse direction's at the first step); "mean" or
         "max", their mean or elementwise maximum over each sequence's own steps;
         "attention", ``sum_t a_t h_t`` with ``a = softmax_t(w . h_t)`` over the sequence's
-        steps, w learned (starting at 0, the mean). Padding never enters.
+        steps, w learned (starting at 0, the mean). Padding never enters. The default, by
+        measurement (README, "Cells and readouts"): "max" for classifiers, the most even
+        on real data and far ahead of "last" on long sequences; "last" for regressors,
+        ahead of "max" in forecasters, where the newest step matters most.
 """
 
-_PARAMETERS = (
+_SHARED_PARAMETERS = (
     """\
     hidden_layer_sizes : int or tuple of int, default=(64,)
         Units of each stacked recurrent layer, first to last.
@@ -74,7 +77,7 @@ _PARAMETERS = (
         order r, z, n, the reset gate applied to ``W_hn h + b_hn``; Keras's
         ``reset_after=True``; 3/4 of an LSTM's weights and work).
 """
-    + _READOUT_PARAMETER
+    + "{readout}"
     + """\
     solver : {"adam", "sgd", "rmsprop", "adagrad"}, default="adam"
         Optimizer of the flat parameter vector.
@@ -158,6 +161,14 @@ _PARAMETERS = (
         on all features at once, or pad with NaN."""
 )
 
+
+def _parameters(readout):
+    """The shared parameters' documentation, the readout's with its default ``readout``;
+    without it for None (the step estimators have none)."""
+    paragraph = "" if readout is None else _READOUT_PARAMETER.format(default=readout)
+    return _SHARED_PARAMETERS.replace("{readout}", paragraph)
+
+
 _ATTRIBUTES = """\
     network_ : LSTMNetwork
         The fitted network: ``network_.params`` is the flat parameter vector and
@@ -197,7 +208,7 @@ _ATTRIBUTES = """\
 _DEFAULTS = {
     "hidden_layer_sizes": (64,),
     "cell": "lstm",
-    "readout": "last",
+    "readout": "last",  # the regressors'; the classifiers' is "max" (see _READOUT_PARAMETER)
     "solver": "adam",
     "alpha": 0.0001,
     "batch_size": 32,
@@ -262,8 +273,9 @@ def _parameters_init(defaults):
     return __init__
 
 
-def _document(doc, parameters=_PARAMETERS):
-    """Class docstrings share the parameters and attributes they have in common."""
+def _document(doc, parameters):
+    """Class docstrings share the parameters (``_parameters``) and attributes they have in
+    common."""
 
     def decorate(cls):
         cls.__doc__ = doc.format(parameters=parameters, attributes=_ATTRIBUTES)
@@ -967,7 +979,8 @@ def _clip(grad, clip_norm):
     >>> clf = LSTMClassifier(hidden_layer_sizes=8, max_iter=20, random_state=0).fit(X, y)
     >>> clf.predict(X[:3]).shape
     (3,)
-    """
+    """,
+    parameters=_parameters("max"),
 )
 class LSTMClassifier(ClassifierMixin, _BaseLSTM):
     _parameter_constraints = {
@@ -975,7 +988,7 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
         "class_weight": [None, dict, StrOptions({"balanced"})],
     }
 
-    __init__ = _parameters_init({**_DEFAULTS, "class_weight": None})
+    __init__ = _parameters_init({**_DEFAULTS, "readout": "max", "class_weight": None})
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -1220,7 +1233,8 @@ class LSTMClassifier(ClassifierMixin, _BaseLSTM):
     >>> reg = LSTMRegressor(hidden_layer_sizes=8, max_iter=20, random_state=0).fit(X, y)
     >>> reg.predict(X[:3]).shape
     (3,)
-    """
+    """,
+    parameters=_parameters("last"),
 )
 class LSTMRegressor(RegressorMixin, _BaseLSTM):
     _parameter_constraints = {

@@ -36,11 +36,10 @@ from sklearn.utils.validation import _check_sample_weight
 
 from ._estimators import (
     _DEFAULTS,
-    _PARAMETERS,
-    _READOUT_PARAMETER,
     LSTMClassifier,
     LSTMRegressor,
     _document,
+    _parameters,
     _parameters_init,
 )
 from ._sequences import packed_rows, sequence_rows, step_starts
@@ -202,7 +201,7 @@ class _PerStep:
         return tags
 
 
-_STEP_PARAMETERS = _PARAMETERS.replace(_READOUT_PARAMETER, "")
+_STEP_PARAMETERS = _parameters(None)
 
 
 @_document(

@@ -202,7 +202,7 @@ def data_cases():
             "partial_fit",
             (X, Y_CLASS),
             ValueError,
-            params={"readout": "max"},
+            params={"readout": "attention"},
         ),
         Case(
             "class_weight with multilabel y",
