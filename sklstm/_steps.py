@@ -102,7 +102,7 @@ def per_sequence(values, seqs, X):
     per-sequence arrays, or an array (n, T, ...) for an array X without padding."""
     if not isinstance(X, (list, tuple)) and (seqs.lengths == seqs.array_steps).all():
         return values.reshape(seqs.n_samples, seqs.array_steps, *values.shape[1:])
-    return np.split(values, np.cumsum(seqs.lengths)[:-1])
+    return np.split(values, step_starts(seqs.lengths)[1:])
 
 
 class _PerStep:
@@ -128,6 +128,12 @@ class _PerStep:
 
     def _stratify(self, y):
         return None  # the split is over sequences, whose steps may be of several classes
+
+    def _per_step(self, X, answer):
+        """``answer`` (``_predictions``, ``_proba``, ``_log_proba``) of the network's
+        outputs for X, in X's structure (``per_sequence``)."""
+        z, seqs = self._forward_sequences(X)
+        return per_sequence(answer(z), seqs, X)
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model to sequences X and per-step targets y.
@@ -167,8 +173,7 @@ class _PerStep:
                 array of shape (n_samples, n_timesteps) or (n_samples, n_timesteps, n_outputs)
             A list for a list X or for an array X with padding; an array otherwise.
         """
-        z, seqs = self._forward_sequences(X)
-        return per_sequence(self._predictions(z), seqs, X)
+        return self._per_step(X, self._predictions)
 
     def score(self, X, y, sample_weight=None):
         """Accuracy (classifier) or R^2 (regressor) over all steps of all sequences.
@@ -287,8 +292,7 @@ class LSTMStepClassifier(_PerStep, LSTMClassifier):
                 (n_samples, n_timesteps, n_classes)
             In the order of ``classes_``; a list for a list X or a padded array X.
         """
-        z, seqs = self._forward_sequences(X)
-        return per_sequence(self._proba(z), seqs, X)
+        return self._per_step(X, self._proba)
 
     def predict_log_proba(self, X):
         """Logarithm of ``predict_proba``, computed stably from the network's outputs.
@@ -305,8 +309,7 @@ class LSTMStepClassifier(_PerStep, LSTMClassifier):
                 (n_samples, n_timesteps, n_classes)
             As ``predict_proba``.
         """
-        z, seqs = self._forward_sequences(X)
-        return per_sequence(self._log_proba(z), seqs, X)
+        return self._per_step(X, self._log_proba)
 
 
 @_document(

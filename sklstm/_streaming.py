@@ -214,19 +214,8 @@ class StepStream(Stream):
     (see the module docstring); ``predict`` gives them again."""
 
     def update(self, x):
-        """Feed each stream its next step and return the outputs there.
-
-        Parameters
-        ----------
-        x : array-like of shape (n_streams, n_features), or (n_features,) for one stream
-            The step of each stream, in the units of the estimator's X. A failed call
-            changes nothing.
-
-        Returns
-        -------
-        y : ndarray of shape (n_streams,) or (n_streams, n_outputs)
-            What the estimator's ``predict`` gives at this step of each stream.
-        """
+        """``Stream.update``, then the outputs of each stream's new step: what ``predict``
+        gives, an ndarray of shape (n_streams,) or (n_streams, n_outputs)."""
         super().update(x)
         return self.predict()
 

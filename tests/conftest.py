@@ -53,8 +53,9 @@ def loss_and_grad(net, X, Y, loss, n_threads=1, masks=None):
     with single_threaded_blas():
         batch = pack_batch(seqs, idx, ws.X)
         out = net.forward(batch, ws, n_threads, masks)
-        rows = packed_rows(step_starts(seqs.lengths), batch)
-        value, d_out = loss.loss_gradient(Y[rows if net.readout == "steps" else batch.order], out)
+        per_step = net.readout == "steps"
+        rows = packed_rows(step_starts(seqs.lengths), batch) if per_step else batch.order
+        value, d_out = loss.loss_gradient(Y[rows], out)
         net.backward(batch, ws, d_out, net.unpack(grad), n_threads)
     return value, grad
 

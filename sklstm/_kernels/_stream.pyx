@@ -83,7 +83,7 @@ ctypedef struct Layer:
     char *c            # (n, H) an LSTM's cell state, else NULL
     char *g            # (n, GH) scratch: the gates
     char *q            # (n, GH) scratch: a GRU's recurrent product, else NULL
-    char *h_new        # (n, H) scratch: a GRU's new state (it reads h_prev as it writes)
+    char *h_new        # (n, H) scratch: a GRU's new state, else NULL
 
 
 cdef char *_data(a):
@@ -174,7 +174,7 @@ cdef class StreamKernel:
                 layer.c = _data(state[f"c_{k}"])
             layer.g = _data(zeros(n, layer.GH))
             layer.q = NULL if self._lstm else _data(zeros(n, layer.GH))
-            layer.h_new = _data(zeros(n, layer.H))
+            layer.h_new = NULL if self._lstm else _data(zeros(n, layer.H))
         H = net.hidden_sizes[self._n_layers - 1]  # the top layer's
         self.width = H
         self._shift = self._scale = NULL
