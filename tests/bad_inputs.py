@@ -205,6 +205,13 @@ def data_cases():
             params={"readout": "attention"},
         ),
         Case(
+            "the step estimators' readout for a sequence estimator",
+            "fit",
+            (X, Y_CLASS),
+            ValueError,
+            params={"readout": "steps"},
+        ),
+        Case(
             "class_weight with multilabel y",
             "fit",
             (X, np.eye(2, dtype=int)[Y_CLASS % 2]),

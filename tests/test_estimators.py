@@ -457,3 +457,12 @@ def test_every_cell_and_readout_trains_with_every_feature(rng, cell, readout):
     with threadpool_limits(2, user_api="openmp"):
         two = LSTMClassifier(6, max_iter=2, **arch).fit(X, y).predict_proba(X)
     np.testing.assert_array_equal(one, two)
+
+
+def test_default_readouts_are_max_for_classifiers_and_last_for_regressors():
+    # The README's and the docstrings' defaults, chosen by measurement (bench_defaults).
+    assert LSTMClassifier().readout == "max" and LSTMRegressor().readout == "last"
+    assert 'readout : {"last", "mean", "max", "attention"}, default="max"' in (
+        LSTMClassifier.__doc__
+    )
+    assert 'default="last"' in LSTMRegressor.__doc__.split("readout :")[1].splitlines()[0]
