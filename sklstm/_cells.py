@@ -59,11 +59,6 @@ class CellSpec:
         W_ih, W_hhT, *biases = blocks
         return self.params(W_ih, W_hhT.T, *biases)
 
-    def predict_scratch(self, H):
-        """Values per row of a prediction's scratch: the gates, and the recurrent product
-        where it has a buffer of its own."""
-        return self.gates * H * (2 if self.kernel.OWN_PRODUCT else 1)
-
     def initialize(self, params, rng):
         """Keras's defaults: Glorot-uniform input weights, orthogonal recurrent weights,
         zero biases but the forget gate's, which starts at 1."""

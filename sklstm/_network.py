@@ -60,12 +60,12 @@ from ._readouts import NETWORK_READOUTS, in_time_order
 from ._sequences import pack_batch, packed_rows, step_starts
 
 # Prediction runs in chunks of at most this many sequences (measured fastest on M: their
-# buffers stay in cache), and of at most this many bytes in a layer's scratch (gates, and
-# a GRU's recurrent product); a longer chunk, a single sequence, in windows of steps of as
-# many bytes. So its memory is bounded whatever the number and length of the sequences
-# (see LSTMNetwork.predict).
+# buffers stay in cache), and of at most this many bytes of a layer's hidden states (the
+# kernel's scratch is one step's gates per sequence, not per row); a longer chunk, a
+# single sequence, in windows of steps of as many bytes. So its memory is bounded whatever
+# the number and length of the sequences (see LSTMNetwork.predict).
 PREDICT_SEQUENCES = 128
-PREDICT_BYTES = 1 << 26
+PREDICT_BYTES = 1 << 24
 
 
 class Params(NamedTuple):
@@ -361,8 +361,9 @@ class LSTMNetwork:
         n_outputs), and memory grows with the steps as the outputs do.
 
         Sequences run in chunks (packed batches) of at most ``PREDICT_SEQUENCES``
-        sequences and ``max_rows`` rows, as many as a layer's scratch of ``PREDICT_BYTES``
-        holds in the widest layer (``CellSpec.predict_scratch``). A chunk of more rows, a
+        sequences and ``max_rows`` rows, as many as ``PREDICT_BYTES`` holds of the widest
+        layer's hidden states (the layer kernel's own scratch, one step's gates of each
+        sequence, does not grow with the rows). A chunk of more rows, a
         single long sequence, runs in windows of consecutive steps of at most ``max_rows``
         rows (one step at least): each direction of each layer carries its state, each
         sequence's last hidden state and an LSTM's cell state, from one window to the next
@@ -371,7 +372,8 @@ class LSTMNetwork:
 
         Unidirectional: each window runs through every layer in turn, and of the top
         layer's states only each sequence's last is kept. Memory: per layer, one window's
-        gates and hidden states plus the carried state, O(B x H), whatever the length.
+        hidden states plus the carried state and one step's gates, O(B x H), whatever the
+        length.
 
         Bidirectional: the reverse direction starts at each sequence's last step, so a
         layer's output at any step depends on the whole sequence. Each direction of a
@@ -398,8 +400,7 @@ class LSTMNetwork:
             if seqs.equal_lengths
             else np.argsort(-seqs.lengths, kind="stable")
         )
-        scratch = self.spec.predict_scratch(max(self.hidden_sizes)) * self.dtype.itemsize
-        max_rows = PREDICT_BYTES // scratch
+        max_rows = PREDICT_BYTES // (max(self.hidden_sizes) * self.dtype.itemsize)
         bidirectional = self.n_directions == 2
         in_windows = _predict_bidirectional if bidirectional else _predict_unidirectional
         for idx in _chunks(longest_first, seqs.lengths[longest_first], max_rows):

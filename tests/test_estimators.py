@@ -338,8 +338,8 @@ def test_prediction_in_bounded_chunks_is_unchanged(rng, monkeypatch):
     reg = LSTMRegressor(4, max_iter=1, random_state=0).fit(X, rng.normal(size=300))
     whole = reg.predict(X)
     monkeypatch.setattr(_network, "PREDICT_SEQUENCES", 7)
-    # 20 rows of 4 * 4 float32 gates: shorter than the longest sequence.
-    monkeypatch.setattr(_network, "PREDICT_BYTES", 20 * 4 * 4 * 4)
+    # 20 rows of 4 float32 hidden states: shorter than the longest sequence.
+    monkeypatch.setattr(_network, "PREDICT_BYTES", 20 * 4 * 4)
     # Chunks change the shapes of the BLAS calls, which may change the last bits.
     np.testing.assert_allclose(reg.predict(X), whole, rtol=1e-5, atol=1e-7)
 

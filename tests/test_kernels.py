@@ -6,7 +6,7 @@ from joblib import cpu_count
 from threadpoolctl import threadpool_limits
 
 from sklstm._kernels import _blas, _optim, _packing, _recurrent
-from sklstm._kernels._blas import gemm_memview, step_product_memview
+from sklstm._kernels._blas import gemm_memview, step_product2_memview, step_product_memview
 from sklstm._kernels._openmp import openmp_enabled
 from sklstm._kernels._recurrent import GRULayer, LSTMLayer
 from sklstm._network import Workspace
@@ -562,6 +562,31 @@ def test_step_product_of_every_isa_level(rng, dtype, shape):
         _blas._force_isa_level(0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "shape", [(1, 256, 8, 64), (7, 50, 13, 0), (16, 256, 8, 64), (5, 3, 2, 4), (13, 130, 7, 70)]
+)
+def test_step_product2_is_two_products_to_the_bit(rng, dtype, shape):
+    # One pass over two operand pairs (prediction's x_t @ W_ih^T + h_{t-1} @ W_hh^T) sums
+    # each element as the first product then the second accumulated onto it, at every ISA
+    # level: full tiles, remainder rows, vectors and columns, and no second pair (k2 = 0).
+    m, n, k1, k2 = shape
+    a1, b1, a2, b2 = (
+        rng.normal(size=s).astype(dtype) for s in ((m, k1), (k1, n), (m, k2), (k2, n))
+    )
+    try:
+        for level in _blas.isa_levels():
+            _blas._force_isa_level(level)
+            expected = np.empty((m, n), dtype)
+            step_product_memview(a1, b1, expected, False)
+            step_product_memview(a2, b2, expected, True)
+            out = np.full((m, n), np.nan, dtype)
+            step_product2_memview(a1, b1, a2, b2, out)
+            assert np.array_equal(out, expected), level
+    finally:
+        _blas._force_isa_level(0)
+
+
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_layer_passes_of_every_isa_level(rng, scheme, cell, dtype):
@@ -631,8 +656,8 @@ def test_prediction_equals_training_forward_bitwise(
     seqs = check_sequences(X, dtype=dtype)
     if window_rows is not None:
         rows = 7 if window_rows == "one chunk" else window_rows
-        scratch = net.spec.predict_scratch(max(hidden_sizes)) * np.dtype(dtype).itemsize
-        monkeypatch.setattr(_network, "PREDICT_BYTES", rows * scratch)
+        row_bytes = max(hidden_sizes) * np.dtype(dtype).itemsize  # the widest layer's h
+        monkeypatch.setattr(_network, "PREDICT_BYTES", rows * row_bytes)
     if window_rows == "one chunk":
         real_chunks = _network._chunks
         monkeypatch.setattr(
@@ -700,6 +725,36 @@ def test_windows_carrying_the_state_equal_one_call_bitwise(rng, scheme, dtype, c
         bounds = list(range(T + 1)) if cuts == "every step" else [0, *cuts, T]
         windows = predict_in_windows(kernel, batch, params, bounds, 2, spare_rows=3)
     assert np.array_equal(windows, whole)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("H", [5, 32])
+def test_forward_predict_in_windows_equals_forward_train_bitwise(rng, scheme, cell, dtype, H):
+    # Prediction sums x_t @ W_ih^T and h_{t-1} @ W_hh^T per step in one pass, into one
+    # step's gates, and its cell writes only the states; training projects every step
+    # first, adds the step product onto that, and keeps the activations. Their hidden
+    # states agree to the bit at every ISA level, in one call or in windows carrying h0
+    # (and an LSTM's c) across. H = 32: full tiles, two row blocks or column jobs; H = 5
+    # and D = 3: edge columns. Unequal lengths: steps that shrink within a window.
+    net = make_network(rng, 3, (H,), 1, dtype, cell=cell)
+    X = random_sequences(rng, rng.permutation([9, 9, 1, 3, 6, 2, 7, 4] * 3), 3, dtype)
+    seqs = check_sequences(X, dtype=dtype)
+    ws = Workspace(net, int(seqs.lengths.sum()), seqs.n_samples)
+    batch = pack_batch(seqs, np.arange(seqs.n_samples), ws.X)
+    params, kernel, T = net.views.layers[0][0], ws.layers[0][0], len(batch.offsets) - 1
+    try:
+        for level in _recurrent.isa_levels():
+            _recurrent._force_isa_level(level)
+            _blas._force_isa_level(level)
+            with single_threaded_blas():
+                kernel.forward_train(batch.X, batch.offsets, params, None, 2)
+                for bounds in ([0, T], [0, 1, 4, T], list(range(T + 1))):
+                    Hs = predict_in_windows(type(kernel), batch, params, bounds, 2)
+                    assert np.array_equal(Hs, kernel.Hs[: batch.offsets[-1]]), (level, bounds)
+    finally:
+        _recurrent._force_isa_level(0)
+        _blas._force_isa_level(0)
 
 
 def test_forward_predict_refuses_carried_states_that_do_not_fit(rng):

@@ -148,8 +148,7 @@ def test_readouts_in_windows_equal_training_forward(
     net = make_network(rng, 3, hidden_sizes, 2, np.float64, bidirectional, "gru", readout)
     X = random_sequences(rng, [13, 1, 4, 13, 6, 9, 2, 13, 5], 3)
     seqs = check_sequences(X, dtype=np.float64)
-    scratch = net.spec.predict_scratch(max(hidden_sizes)) * 8
-    monkeypatch.setattr(_network, "PREDICT_BYTES", window_rows * scratch)
+    monkeypatch.setattr(_network, "PREDICT_BYTES", window_rows * max(hidden_sizes) * 8)
     out, chunks = chunked_predictions(net, seqs, 2, monkeypatch)
     assert len(chunks) > 1 or window_rows == 7  # 1 row: a chunk per long sequence
     expected = np.empty_like(out)

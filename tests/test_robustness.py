@@ -321,10 +321,10 @@ def test_prediction_memory_is_bounded_on_a_sequence_of_a_million_steps(bidirecti
         y = reg.predict(X)
         assert y.shape == (1,) and np.isfinite(y).all()
         """
-    # One window of steps at a time: its gates (PREDICT_BYTES, 64 MB) and hidden states
-    # (16 MB), each layer's carried state, and, bidirectional, the reversal permutation (8
-    # MB); never the gates of every step (1 GB), as when the sequence ran in one pass
-    # (peaks 1.2 and 1.5 GB higher).
+    # One window of steps at a time: its hidden states (PREDICT_BYTES, 16 MB), one step's
+    # gates, each layer's carried state, and, bidirectional, the reversal permutation (8
+    # MB); never the hidden states of every step (256 MB), as when the sequence ran in one
+    # pass.
     assert peak_rss_mb(setup, measured) < 160
 
 

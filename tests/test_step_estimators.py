@@ -118,7 +118,7 @@ def test_prediction_in_windows_equals_one_pass(rng, monkeypatch, bidirectional):
     seqs = check_sequences(random_sequences(rng, [9, 4, 12, 1], 2), dtype=np.float64)
     whole = net.predict(seqs, 1)
     assert whole.shape == (26, 2)
-    monkeypatch.setattr(_network, "PREDICT_BYTES", 4 * 8 * 5 * 4)  # a few rows a window
+    monkeypatch.setattr(_network, "PREDICT_BYTES", 4 * 8 * 5)  # 5 rows of h (H = 4) a window
     np.testing.assert_array_equal(net.predict(seqs, 1), whole)
 
 
