@@ -10,10 +10,11 @@ released, with the arithmetic of a prediction over the whole sequence
 
 - the input standardised as ``pack_batch`` does, ``(x - shift) / scale`` in the dtype;
 - per layer, the input projection and the recurrent product with sklstm's step product
-  (``_blas.step_product``), whose result for a row does not depend on the rows beside
-  it, in the same order: a fresh state is zero, and ``acc + 0 * w`` is ``acc``, so the
-  first step needs no case of its own; then the cell's math (``_cells.h``: the same
-  functions, this module's copy of its ISA level);
+  (``_blas.step_product``; an LSTM's two in one pass, ``step_product2``, as
+  ``forward_predict`` runs them), whose result for a row does not depend on the rows
+  beside it, in the same order: a fresh state is zero, and ``acc + 0 * w`` is ``acc``,
+  so the first step needs no case of its own; then the cell's math (``_cells.h``: the
+  same prediction functions, this module's copy of its ISA level);
 - the readout's online form for one step (``_readouts``): the top layer's last state
   (last); a running sum, ``sum += h``, and a count (mean); a running maximum, NaN winning
   (max); the online softmax, e = ``dot4(h, w)``, the running maximum m of e, and the
@@ -47,7 +48,7 @@ from libc.string cimport memcpy
 import numpy as np
 
 from .. import _aligned
-from ._blas cimport step_product
+from ._blas cimport step_product, step_product2
 from ._pooling cimport dot4
 
 cdef extern from "Python.h":
@@ -55,14 +56,15 @@ cdef extern from "Python.h":
     int _get_buffer "PyObject_GetBuffer" (object, Py_buffer *, int) noexcept
 
 cdef extern from "_cells.h" nogil:
-    void sk_lstm_forward_f(float *g, const float *bias, const float *c_prev, float *c,
+    void sk_lstm_predict_f(const float *g, const float *bias, const float *c_prev, float *c,
                            float *h, Py_ssize_t H)
-    void sk_lstm_forward_d(double *g, const double *bias, const double *c_prev, double *c,
-                           double *h, Py_ssize_t H)
-    void sk_gru_forward_f(float *g, float *q, const float *bias, const float *bias_hn,
-                          const float *h_prev, float *h, Py_ssize_t H)
-    void sk_gru_forward_d(double *g, double *q, const double *bias, const double *bias_hn,
-                          const double *h_prev, double *h, Py_ssize_t H)
+    void sk_lstm_predict_d(const double *g, const double *bias, const double *c_prev,
+                           double *c, double *h, Py_ssize_t H)
+    void sk_gru_predict_f(const float *g, const float *q, const float *bias,
+                          const float *bias_hn, const float *h_prev, float *h, Py_ssize_t H)
+    void sk_gru_predict_d(const double *g, const double *q, const double *bias,
+                          const double *bias_hn, const double *h_prev, double *h,
+                          Py_ssize_t H)
 
 include "_isa.pxi"
 
@@ -362,24 +364,25 @@ cdef void _layer_step(Layer *L, const floating *x, Py_ssize_t n, bint lstm) noex
     cdef floating *g = <floating *> L.g
     cdef floating *h = <floating *> L.h
     cdef floating *q = <floating *> L.q
-    step_product(n, GH, L.n_in, x, L.n_in, <floating *> L.W_ihT, GH, g, GH, False)
     if lstm:
-        step_product(n, GH, H, h, H, <floating *> L.W_hhT, GH, g, GH, True)
+        step_product2(n, GH, L.n_in, x, L.n_in, <floating *> L.W_ihT, GH, H, h, H,
+                      <floating *> L.W_hhT, GH, g, GH)
         for i in range(n):
             if floating is float:
-                sk_lstm_forward_f(g + i * GH, <float *> L.bias, <float *> L.c + i * H,
+                sk_lstm_predict_f(g + i * GH, <float *> L.bias, <float *> L.c + i * H,
                                   <float *> L.c + i * H, h + i * H, H)
             else:
-                sk_lstm_forward_d(g + i * GH, <double *> L.bias, <double *> L.c + i * H,
+                sk_lstm_predict_d(g + i * GH, <double *> L.bias, <double *> L.c + i * H,
                                   <double *> L.c + i * H, h + i * H, H)
         return
+    step_product(n, GH, L.n_in, x, L.n_in, <floating *> L.W_ihT, GH, g, GH, False)
     step_product(n, GH, H, h, H, <floating *> L.W_hhT, GH, q, GH, False)
     for i in range(n):
         if floating is float:
-            sk_gru_forward_f(g + i * GH, q + i * GH, <float *> L.bias, <float *> L.bias_hn,
+            sk_gru_predict_f(g + i * GH, q + i * GH, <float *> L.bias, <float *> L.bias_hn,
                              h + i * H, <float *> L.h_new + i * H, H)
         else:
-            sk_gru_forward_d(g + i * GH, q + i * GH, <double *> L.bias, <double *> L.bias_hn,
+            sk_gru_predict_d(g + i * GH, q + i * GH, <double *> L.bias, <double *> L.bias_hn,
                              h + i * H, <double *> L.h_new + i * H, H)
     memcpy(h, L.h_new, n * H * sizeof(floating))
 
