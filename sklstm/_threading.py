@@ -1,8 +1,9 @@
 """Thread budgets, following scikit-learn's convention for OpenMP estimators.
 
-The kernels parallelise with OpenMP and call BLAS from inside OpenMP threads, so BLAS is
-held to one thread while they run, whichever thread of the process runs them: threads are
-never nested, and a fit has the same bits on any thread, next to any other fits.
+The kernels parallelise with OpenMP and multiply with a kernel of their own; the numpy
+products around them (the head, some readouts) use BLAS, which is held to one thread while
+a fit or a prediction runs, whichever thread of the process runs it: BLAS's threads never
+compete with OpenMP's, and a fit has the same bits on any thread, next to any other fits.
 
 A process forked after the kernels ran parallel regions runs them on one thread, silently:
 OpenMP's thread pool does not survive a fork, and libgomp would hang in the child's next
