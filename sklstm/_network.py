@@ -42,6 +42,13 @@ each sequence's state (its last hidden state, and an LSTM's cell state) from one
 the next, and only the readout's running aggregate of the top layer's states reaches the
 head (memory: ``LSTMNetwork.predict``).
 
+Prediction's cost for one sequence or a few (issue 18) is its Python glue besides the
+kernel: the same path serves every input, but does no work a small input does not need.
+Sequences of one length (an array) are chunked in their order without a sort or sums;
+one chunk of them is packed in their order (a single sequence: its rows as they are), so
+its head's outputs are returned without a scatter into place; the "last" readout reads
+the last step's rows as a slice when every sequence ends there (``_readouts``).
+
 A stream (``_streaming``, issue 17) carries that same state for sequences that arrive one
 step at a time: per stream, each layer's state and the readout's running aggregate,
 advanced by one call per step (``_kernels/_stream.pyx``) with the arithmetic of a window of
