@@ -1368,7 +1368,8 @@ def _values(loss, z, units):
     scale, or None for z's own), 1-D for a single output."""
     y = loss.predict(z)
     if units is not None:
-        y = y * units[1] + units[0]
+        y = y * units[1]
+        y += units[0]
     return y.ravel() if y.shape[1] == 1 else y
 
 

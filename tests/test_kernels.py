@@ -653,7 +653,7 @@ def test_prediction_equals_training_forward_bitwise(
         monkeypatch.setattr(
             _network,
             "_chunks",
-            lambda order, lengths, _: real_chunks(order, lengths, int(lengths.sum())),
+            lambda seqs, _: real_chunks(seqs, int(seqs.lengths.sum())),
         )
     out, chunks = chunked_predictions(net, seqs, 2, monkeypatch)
     if window_rows == "one chunk":
