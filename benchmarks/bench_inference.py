@@ -5,7 +5,8 @@
   and one sequence of M's shape: ``est.predict`` against onnxruntime on the model that
   ``sklstm.onnx.to_onnx`` exports (the same weights), both on ``--threads`` threads;
   onnxruntime at its best batch size of 256, 1024, 4096 and all samples (a batch size per
-  call: its time is the median of the run's calls);
+  call: its time is the median of the run's calls), and for one sequence at its best of
+  1 and ``--threads`` threads (sklstm predicts fewer than 17 sequences on one thread);
 - the bundled demo (JapaneseVowels, ``LSTMClassifier(64, batch_size=32)``, 20 epochs,
   every other parameter at its default): fit on 2 threads against 1 thread, on an idle
   machine and with one core kept busy by a spinning process (as another job, or an
@@ -84,12 +85,16 @@ def predict_row(name, n_threads, repeats, rows):
     workload, one = PREDICT_ROWS[name]
     est, X = fitted(workload)
     X = X[:1] if one else X
-    sess = session(est, n_threads)
-    batches = (None,) if one else ORT_BATCHES
     functions = {"sklstm": lambda: est.predict(X)}
-    functions.update(
-        {f"onnxruntime, batch {b or len(X)}": ort_predict(sess, X, b) for b in batches}
-    )
+    if one:  # a latency: onnxruntime on one thread as well, which is its best here
+        for n in sorted({1, n_threads}):
+            sess = session(est, n)
+            functions[f"onnxruntime, {n} thread{'s' * (n > 1)}"] = ort_predict(sess, X, None)
+    else:
+        sess = session(est, n_threads)
+        functions.update(
+            {f"onnxruntime, batch {b or len(X)}": ort_predict(sess, X, b) for b in ORT_BATCHES}
+        )
     with threadpool_limits(limits=n_threads, user_api="openmp"):
         runs = time_interleaved(functions, repeats, calls=200 if one else 1)
     best = min(list(functions)[1:], key=lambda k: statistics.median(runs[k]))

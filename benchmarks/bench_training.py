@@ -83,9 +83,11 @@ WORKLOADS = {
     "K": Workload(5000, 40, 16, (64, 64), 64),
     "V": Workload(5000, (10, 80), 12, (64,), 64),
 }
-# Targets on sklstm time / torch time, at the same thread count.
-TRAINING_TARGETS = {"S": 0.5, "M": 0.75, "L": 0.9, "K": 0.75, "V": 0.25}
-L_PEAK_TARGET = 70  # percent of the sgemm peak that L must reach
+# Targets on sklstm time / torch time, at the same thread count (issues 3 and 18; a GRU's:
+# at most GRU_TARGET, issue 18).
+TRAINING_TARGETS = {"S": 0.5, "M": 0.6, "L": 0.75, "K": 0.6, "V": 0.25}
+GRU_TARGET = 0.6
+L_PEAK_TARGET = 85  # percent of the sgemm peak that L must reach
 PREDICT_TARGETS = {"predictM": 0.75, "predict1": 0.1}
 SPEEDUP_TARGET = 1.7
 ROW_KEYS = [*WORKLOADS, "predictM", "predict1", "L_threads", "memory"]
@@ -463,7 +465,8 @@ class Bench:
         # Against the peak of the same rounds, as the ratio to torch is.
         runs = measure(key, ("sklstm", "torch"), self.threads, self.options.repeats, self.scale)
         percent = 100 * flops / SGEMM_FLOPS * paired_ratio(runs, "sgemm", "sklstm")
-        target, met = f"<= {TRAINING_TARGETS[key]}", ratio <= TRAINING_TARGETS[key]
+        bound = TRAINING_TARGETS[key] if CELL == "lstm" else min(TRAINING_TARGETS[key], GRU_TARGET)
+        target, met = f"<= {bound}", ratio <= bound
         if key == "L":
             target += f", >= {L_PEAK_TARGET}% peak"
             met = met and percent >= L_PEAK_TARGET

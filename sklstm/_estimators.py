@@ -49,7 +49,7 @@ from ._progress import Progress
 from ._readouts import READOUTS
 from ._sequences import check_sequences, names_of, pack_batch, warn_if_channels_first
 from ._streaming import check_streamable, stream_class
-from ._threading import effective_n_threads, single_threaded_blas
+from ._threading import ThreadCount, effective_n_threads, single_threaded_blas
 from ._training import Checkpoint, History, StoppingRule, underfit
 from .exceptions import DivergenceWarning
 
@@ -718,7 +718,7 @@ class _BaseLSTM(BaseEstimator):
         grad_views = network.unpack(grad)
         longest_batch = int(np.sort(seqs.lengths)[-batch_size:].sum())
         ws = Workspace(network, longest_batch, batch_size, self.dropout, self.recurrent_dropout)
-        n_threads = effective_n_threads()
+        threads = ThreadCount(effective_n_threads())
         total_weight = len(Y) if weights is None else weights.sum()
         batch_rows = self._batch_rows(seqs)
 
@@ -738,6 +738,7 @@ class _BaseLSTM(BaseEstimator):
                     if w is not None and not w.any():
                         continue  # it weighs nothing in the loss: no step, not a 0 / 0
                     masks = network.draw_masks(rng, len(idx), self.dropout, self.recurrent_dropout)
+                    n_threads = threads.begin()
                     out = network.forward(batch, ws, n_threads, masks)
                     value, d_out = loss.loss_gradient(Y[rows], out, w)
                     network.backward(batch, ws, d_out, grad_views, n_threads)
@@ -749,12 +750,13 @@ class _BaseLSTM(BaseEstimator):
                     if self.clip_norm is not None:
                         _clip(grad, self.clip_norm)
                     optimizer.step(network.params, grad, n_threads)
+                    threads.end(batch.offsets[-1])
                     total += value * batch_weight
                 if not np.isfinite(network.params).all():
                     raise _Diverged("the weights")
                 score = None
                 if validation is not None:
-                    z = network.predict(validation[0], n_threads).astype(np.float64)
+                    z = network.predict(validation[0], threads.n_threads).astype(np.float64)
                     score = scorer(z, *validation[1:])
                 history.end_epoch(float(total / total_weight), n, score, network)
                 stopped = rule.end_epoch(history, optimizer)
@@ -782,6 +784,7 @@ class _BaseLSTM(BaseEstimator):
             raise
         finally:
             progress.close()
+            threads.close()
             # However fit ended, it keeps the best epoch's weights.
             if not incremental and history.best_params is not None:
                 np.copyto(network.params, history.best_params)
@@ -1365,7 +1368,8 @@ def _values(loss, z, units):
     scale, or None for z's own), 1-D for a single output."""
     y = loss.predict(z)
     if units is not None:
-        y = y * units[1] + units[0]
+        y = y * units[1]
+        y += units[0]
     return y.ravel() if y.shape[1] == 1 else y
 
 

@@ -42,6 +42,13 @@ each sequence's state (its last hidden state, and an LSTM's cell state) from one
 the next, and only the readout's running aggregate of the top layer's states reaches the
 head (memory: ``LSTMNetwork.predict``).
 
+Prediction's cost for one sequence or a few (issue 18) is its Python glue besides the
+kernel: the same path serves every input, but does no work a small input does not need.
+Sequences of one length (an array) are chunked in their order without a sort or sums;
+one chunk of them is packed in their order (a single sequence: its rows as they are), so
+its head's outputs are returned without a scatter into place; the "last" readout reads
+the last step's rows as a slice when every sequence ends there (``_readouts``).
+
 A stream (``_streaming``, issue 17) carries that same state for sequences that arrive one
 step at a time: per stream, each layer's state and the readout's running aggregate,
 advanced by one call per step (``_kernels/_stream.pyx``) with the arithmetic of a window of
@@ -299,7 +306,9 @@ class LSTMNetwork:
 
     def _head(self, h):
         """The network's outputs from the readout ``h`` (B, n_directions * H)."""
-        return h @ self.views.head_W.T + self.views.head_b
+        z = h @ self.views.head_W.T
+        z += self.views.head_b
+        return z
 
     def _head_backward(self, batch, ws, d_out, g):
         """The head's and the readout's gradients into ``g``, and dL/dh of the top layer's
@@ -392,26 +401,30 @@ class LSTMNetwork:
         direction twice (``_readouts``).
         """
         per_step = self.readout_kind.per_step
-        n_rows = int(seqs.lengths.sum()) if per_step else seqs.n_samples
-        out = np.empty((n_rows, self.n_outputs), dtype=self.dtype)
-        starts = step_starts(seqs.lengths) if per_step else None
-        longest_first = (
-            np.arange(seqs.n_samples)
-            if seqs.equal_lengths
-            else np.argsort(-seqs.lengths, kind="stable")
-        )
         max_rows = PREDICT_BYTES // (max(self.hidden_sizes) * self.dtype.itemsize)
-        bidirectional = self.n_directions == 2
-        in_windows = _predict_bidirectional if bidirectional else _predict_unidirectional
-        for idx in _chunks(longest_first, seqs.lengths[longest_first], max_rows):
+        chunks = _chunks(seqs, max_rows)
+        # One chunk of sequences of one length is packed in their order (``pack_batch``):
+        # its outputs are in place, per step for a single sequence only (a packed batch
+        # interleaves the steps of several).
+        in_order = len(chunks) == 1 and seqs.equal_lengths and (seqs.n_samples == 1 or not per_step)
+        out = None
+        for idx in chunks:
             batch = pack_batch(seqs, idx)
             windows = _windows(batch.offsets, max_rows)
-            h = (
-                self._predict_whole(batch, n_threads)
-                if windows is None
-                else in_windows(self, batch, windows, n_threads)
-            )
-            out[packed_rows(starts, batch) if per_step else batch.order] = self._head(h)
+            if windows is None:
+                h = self._predict_whole(batch, n_threads)
+            elif self.n_directions == 1:
+                h = _predict_unidirectional(self, batch, windows, n_threads)
+            else:
+                h = _predict_bidirectional(self, batch, windows, n_threads)
+            z = self._head(h)
+            if in_order:
+                return z
+            if out is None:
+                n_rows = int(seqs.lengths.sum()) if per_step else seqs.n_samples
+                out = np.empty((n_rows, self.n_outputs), dtype=self.dtype)
+                starts = step_starts(seqs.lengths) if per_step else None
+            out[packed_rows(starts, batch) if per_step else batch.order] = z
         return out
 
     def _predict_whole(self, batch, n_threads):
@@ -448,18 +461,24 @@ def _take(x, rows):
     return out
 
 
-def _chunks(order, lengths, max_rows):
-    """Split ``order`` into runs of at most PREDICT_SEQUENCES sequences and ``max_rows``
-    steps (a single longer sequence gets a chunk of its own)."""
-    if len(order) == 1:  # one sequence, the latency path: no cumulative sums
-        yield order
-        return
-    start = 0
-    while start < len(order):
+def _chunks(seqs, max_rows):
+    """The sequences' indices in runs of at most PREDICT_SEQUENCES sequences and
+    ``max_rows`` steps (a single longer sequence gets a chunk of its own), longest first
+    (``pack_batch``'s order, so that a chunk's sequences are of similar lengths)."""
+    n = seqs.n_samples
+    if seqs.equal_lengths:  # in their order, as many a chunk as fit: no sort, no sums
+        size = max(1, min(PREDICT_SEQUENCES, max_rows // int(seqs.lengths[0])))
+        order = np.arange(n)
+        return [order[start : start + size] for start in range(0, n, size)]
+    order = np.argsort(-seqs.lengths, kind="stable")
+    lengths = seqs.lengths[order]
+    chunks, start = [], 0
+    while start < n:
         rows = np.cumsum(lengths[start : start + PREDICT_SEQUENCES])
         stop = start + max(1, int(np.searchsorted(rows, max_rows, side="right")))
-        yield order[start:stop]
+        chunks.append(order[start:stop])
         start = stop
+    return chunks
 
 
 def _windows(offsets, max_rows):

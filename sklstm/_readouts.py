@@ -124,7 +124,11 @@ def sequence_lengths(offsets):
 
 
 def _last_rows(offsets, lengths):
-    """Each sequence's last row in a packed batch or window of its ``lengths``."""
+    """Each sequence's last row in a packed batch or window of its ``lengths`` (longest
+    first): the last step's rows, a slice, when they all end there (one sequence, or
+    sequences of one length: no index arithmetic, and a view rather than a copy)."""
+    if lengths[-1] == len(offsets) - 1:
+        return slice(offsets[-2], offsets[-1])
     return offsets[lengths - 1] + np.arange(len(lengths))
 
 
@@ -183,8 +187,8 @@ class _LastAccumulator:
         self.last = [np.empty((B, H), dtype) for _ in self.passes]
 
     def update(self, d, Hs, offsets, r0):
-        rows = _last_rows(offsets, sequence_lengths(offsets))  # their last rows so far
-        self.last[d][: len(rows)] = Hs[rows]
+        last = Hs[_last_rows(offsets, sequence_lengths(offsets))]  # their last rows so far
+        self.last[d][: len(last)] = last
 
     def result(self):
         return np.hstack(self.last)

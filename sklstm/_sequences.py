@@ -44,7 +44,12 @@ class Sequences(NamedTuple):
         scale), or None for none)."""
         if units is None:
             return self
-        return self._replace(units=tuple(u.astype(self.data.dtype) for u in units))
+        dtype = self.data.dtype
+        units = (units[0].astype(dtype), units[1].astype(dtype))
+        # Built directly: _replace costs a microsecond, a fifth of a check_sequences.
+        return Sequences(
+            self.data, self.starts, self.lengths, self.equal_lengths, self.array_steps, units
+        )
 
     @property
     def n_samples(self):
@@ -216,7 +221,9 @@ def _from_array(X):
     if T == 0 or D == 0:
         raise ValueError(f"X of shape {X.shape} has no time steps or no features.")
     starts = np.arange(0, n * T, T, dtype=np.intp)
-    return Sequences(X.reshape(n * T, D), starts, np.full(n, T, np.intp), True, T)
+    lengths = np.empty(n, np.intp)
+    lengths.fill(T)  # np.full's Python wrapper costs twice as much
+    return Sequences(X.reshape(n * T, D), starts, lengths, True, T)
 
 
 def _ragged(arrays, dtype):
@@ -272,8 +279,10 @@ def without_padding(seqs, padding_value=None, name="Sequence {} of X"):
     data, starts, lengths = seqs.data, seqs.starts, seqs.lengths
     if padding_value is not None:
         padding_value = np.asarray(padding_value, dtype=data.dtype)  # compared as stored
-    # The common case costs one pass over the data: nothing to drop, nothing to refuse.
-    if np.isfinite(data).all() and (
+    # The common case costs one pass over the data: nothing to drop, nothing to refuse
+    # (logical_and.reduce: ndarray.all's Python wrapper costs as much as the pass on one
+    # sequence).
+    if np.logical_and.reduce(np.isfinite(data), axis=None) and (
         padding_value is None or not (data[starts + lengths - 1] == padding_value).all(axis=1).any()
     ):
         return seqs
@@ -328,7 +337,8 @@ def pack_batch(seqs, idx, buffer=None):
         offsets = np.arange(T + 1, dtype=np.intp)
         X = seqs.data[start : start + T]
         if seqs.units is not None:
-            X = (X - seqs.units[0]) / seqs.units[1]
+            X = np.subtract(X, seqs.units[0])
+            X /= seqs.units[1]
         return Batch(X, offsets, idx, offsets[T:])
     if seqs.equal_lengths:
         T = int(seqs.lengths[0])

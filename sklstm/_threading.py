@@ -1,19 +1,29 @@
 """Thread budgets, following scikit-learn's convention for OpenMP estimators.
 
-The kernels parallelise with OpenMP and call BLAS from inside OpenMP threads, so BLAS is
-held to one thread while they run, whichever thread of the process runs them: threads are
-never nested, and a fit has the same bits on any thread, next to any other fits.
+The kernels parallelise with OpenMP and multiply with a kernel of their own; the numpy
+products around them (the head, some readouts) use BLAS, which is held to one thread while
+a fit or a prediction runs, whichever thread of the process runs it: BLAS's threads never
+compete with OpenMP's, and a fit has the same bits on any thread, next to any other fits.
 
 A process forked after the kernels ran parallel regions runs them on one thread, silently:
 OpenMP's thread pool does not survive a fork, and libgomp would hang in the child's next
 parallel region of more than one thread.
+
+A fit uses its budget of threads only while they pay (``ThreadCount``): on a machine where
+other processes hold cores, a thread that waits for its core holds every other one at the
+end of each parallel region, and fewer threads run faster. The kernels' results do not
+depend on the thread count, so a fit may change it from batch to batch.
 """
 
 import os
+import statistics
 import threading
+import time
+from collections import deque
 from contextlib import contextmanager
 from functools import cache
 
+import numpy as np
 import threadpoolctl
 from joblib import cpu_count
 from threadpoolctl import ThreadpoolController
@@ -122,3 +132,102 @@ def single_threaded_blas():
             if _blas_holders == 0:
                 _in_control_of_openblas(_blas_limit.restore_original_limits)
                 _blas_limit = None
+
+
+# ThreadCount. Times are means per packed row: a thread that waits for its core stalls
+# one batch in a few, by milliseconds, which a median would not see.
+# The current level's recent batches, the reference a probe is compared with.
+RECENT_BATCHES = 8
+# A probe: this many consecutive batches on a neighbouring level.
+PROBE_BATCHES = 3
+# A probe starts at most once in this many times the last probe's cost: a probe of a level
+# that loses costs at most about 1 / PROBE_SPACING of the fit.
+PROBE_SPACING = 50
+# A probe's level takes over when it beats the current one by this share.
+PROBE_MARGIN = 0.1
+# A fit starts at the level that the process's last fit of the same budget ended on, if it
+# ended this recently (seconds): consecutive fits (a search) need not find it again.
+REMEMBER_SECONDS = 10.0
+
+_last_levels = {}  # budget: (level, time.monotonic() when its last fit ended)
+
+
+class ThreadCount:
+    """The thread count of each batch of a fit: the budget, or fewer when fewer are faster.
+
+    Levels are the budget halved down to one thread (2: 2, 1; 8: 8, 4, 2, 1). The fit
+    runs on the current level and times each batch (``begin`` / ``end``); now and then
+    ``PROBE_BATCHES`` batches run on a neighbouring level, a probe, one level down or up
+    in turn. A probe whose mean time per row beats the current level's recent mean by
+    ``PROBE_MARGIN`` makes its level current. Probes are spaced by ``PROBE_SPACING`` times
+    the last one's cost: on an idle machine, where fewer threads lose, and on a busy one,
+    where more threads lose, they cost a small share of the fit, and a fit still follows
+    the load as it changes. The first batch (the pool's threads start, the buffers are
+    touched) is not timed; the first probe follows the next one, so that a fit on a busy
+    machine leaves its slow level after a few batches.
+
+    Wall time is the measure because it is what the threads are for; nothing here changes
+    a result: the kernels give the same bits on any thread count.
+    """
+
+    def __init__(self, budget, clock=time.perf_counter):
+        self.levels = sorted({max(1, budget >> k) for k in range(budget.bit_length())})
+        self.budget, self.clock = budget, clock
+        self.current = len(self.levels) - 1
+        level, ended = _last_levels.get(budget, (None, -np.inf))
+        if time.monotonic() - ended < REMEMBER_SECONDS:
+            self.current = self.levels.index(level)
+        self.recent = deque(maxlen=RECENT_BATCHES)  # the current level's times per row
+        self.probe = []  # the running probe's times per row
+        self.probe_level = None  # its level's index, None between probes
+        self.probe_started = 0.0
+        self.direction = -1  # the next probe's: down first
+        self.quiet_until = 0.0  # no probe starts before this clock time
+        self.warm = False
+        self.started = 0.0
+
+    @property
+    def n_threads(self):
+        """The current level's thread count (for work outside the timed batches)."""
+        return self.levels[self.current]
+
+    def begin(self):
+        """The thread count of the next batch."""
+        self.started = self.clock()
+        if (
+            self.probe_level is None
+            and len(self.levels) > 1
+            and self.recent
+            and self.started >= self.quiet_until
+        ):
+            if not 0 <= self.current + self.direction < len(self.levels):
+                self.direction = -self.direction
+            self.probe_level, self.probe_started = self.current + self.direction, self.started
+        return self.levels[self.current if self.probe_level is None else self.probe_level]
+
+    def end(self, rows):
+        """The batch that ``begin`` started has ended; it had ``rows`` packed rows."""
+        now = self.clock()
+        per_row = (now - self.started) / rows
+        if not self.warm:
+            self.warm = True
+        elif self.probe_level is None:
+            self.recent.append(per_row)
+        else:
+            self.probe.append(per_row)
+            if len(self.probe) == PROBE_BATCHES:
+                self._end_probe(now)
+
+    def _end_probe(self, now):
+        reference = statistics.fmean(self.recent)
+        if statistics.fmean(self.probe) < (1 - PROBE_MARGIN) * reference:
+            self.current = self.probe_level
+            self.recent.clear()
+            self.recent.extend(self.probe)
+        self.direction = -self.direction
+        self.quiet_until = now + PROBE_SPACING * (now - self.probe_started)
+        self.probe, self.probe_level = [], None
+
+    def close(self):
+        """The fit has ended: the process's next fit of this budget starts at its level."""
+        _last_levels[self.budget] = (self.n_threads, time.monotonic())

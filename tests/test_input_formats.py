@@ -7,7 +7,7 @@ import pytest
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
-from sklstm import LSTMClassifier, LSTMRegressor
+from sklstm import LSTMClassifier, LSTMRegressor, LSTMStepClassifier, LSTMStepRegressor
 from sklstm.datasets import load_japanese_vowels
 from sklstm.preprocessing import FromChannelsFirst, SequenceScaler
 
@@ -121,3 +121,34 @@ def test_padding_value_in_a_search(vowels):
         padded_search.fit(padded(X, value=0.0), y).cv_results_["mean_test_score"],
         ragged_search.fit(X, y).cv_results_["mean_test_score"],
     )
+
+
+@pytest.mark.parametrize(
+    "estimator", [LSTMClassifier, LSTMRegressor, LSTMStepClassifier, LSTMStepRegressor]
+)
+def test_one_sequence_predicts_the_same_however_it_is_held(rng, estimator):
+    # One sequence runs the prediction path with least work (no sort, no scatter, a view
+    # for a batch): every holding of it gives the same bits, and those of a batch to
+    # rounding (the BLAS calls of a batch have other shapes).
+    X = [rng.normal(size=(T, 3)) * 4 + 1 for T in (7, 7, 5, 9, 7, 6)]
+    per_step = estimator in (LSTMStepClassifier, LSTMStepRegressor)
+    targets = [x[:, 0] if per_step else x[-1, 0] for x in X]
+    if estimator in (LSTMClassifier, LSTMStepClassifier):
+        targets = [t > 1 for t in targets]
+    else:
+        targets = [10 * t + 100 for t in targets]  # the regressors scale them back
+    y = targets if per_step else np.array(targets)
+    est = estimator(hidden_layer_sizes=5, max_iter=2, random_state=0).fit(X, y)
+    methods = [est.predict] + ([est.predict_proba] if hasattr(est, "predict_proba") else [])
+    x = X[3]
+    holdings = [x[None], [x], x[None].astype(np.float32), padded([x], T=12), [x.tolist()]]
+    for method in methods:
+
+        def flat(out):
+            return np.concatenate([np.ravel(o) for o in out])
+
+        alone = [flat(method(held)) for held in holdings]
+        for other in alone[1:]:
+            np.testing.assert_array_equal(other, alone[0])
+        in_batch = method(X)[3]
+        np.testing.assert_allclose(alone[0], np.ravel(in_batch), rtol=1e-5, atol=1e-6)

@@ -6,7 +6,11 @@ from joblib import cpu_count
 from threadpoolctl import threadpool_limits
 
 from sklstm._kernels import _blas, _optim, _packing, _recurrent
-from sklstm._kernels._blas import gemm_memview, step_product2_memview, step_product_memview
+from sklstm._kernels._blas import (
+    rows_product_memview,
+    step_product2_memview,
+    step_product_memview,
+)
 from sklstm._kernels._openmp import openmp_enabled
 from sklstm._kernels._recurrent import GRULayer, LSTMLayer
 from sklstm._network import Workspace
@@ -14,19 +18,6 @@ from sklstm._sequences import check_sequences, pack_batch
 from sklstm._threading import effective_n_threads, single_threaded_blas
 
 from conftest import chunked_predictions, make_network, random_sequences
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("trans_a", [False, True])
-@pytest.mark.parametrize("trans_b", [False, True])
-def test_gemm_is_row_major(rng, dtype, trans_a, trans_b):
-    m, n, k = 5, 7, 3
-    a = rng.normal(size=(k, m) if trans_a else (m, k)).astype(dtype)
-    b = rng.normal(size=(n, k) if trans_b else (k, n)).astype(dtype)
-    c = rng.normal(size=(m, n)).astype(dtype)
-    expected = 2 * (a.T if trans_a else a) @ (b.T if trans_b else b) + 0.5 * c
-    gemm_memview(trans_a, trans_b, 2.0, a, b, 0.5, c)
-    np.testing.assert_allclose(c, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
 
 
 def test_openmp_build_and_thread_budget(monkeypatch):
@@ -587,6 +578,34 @@ def test_step_product2_is_two_products_to_the_bit(rng, dtype, shape):
         _blas._force_isa_level(0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "shape", [(64, 128, 3200), (8, 256, 50), (7, 50, 13), (1, 130, 200), (13, 3, 65), (5, 20, 0)]
+)
+def test_rows_product_of_every_isa_level(rng, dtype, shape):
+    # a.T @ b, the weight gradients' product: sums over more rows than a block of 64 (each
+    # block continues the last one's sums), remainder rows and columns, and no rows (zero).
+    m, n, k = shape
+    a, b, c = (rng.normal(size=s).astype(dtype) for s in ((k, m), (k, n), (m, n)))
+    exact = a.T.astype(np.float64) @ b.astype(np.float64)
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    try:
+        for level in _blas.isa_levels():
+            _blas._force_isa_level(level)
+            out = c.copy()
+            rows_product_memview(a, b, out, True)
+            np.testing.assert_allclose(out, exact + c, rtol=tol, atol=tol * np.sqrt(k))
+            rows_product_memview(a, b, out, False)
+            np.testing.assert_allclose(out, exact, rtol=tol, atol=tol * np.sqrt(k))
+            # Each sum runs over the rows in order: a column of a gives the same row alone.
+            for i in range(m):
+                row = c[i : i + 1].copy()
+                rows_product_memview(np.ascontiguousarray(a[:, i : i + 1]), b, row, False)
+                np.testing.assert_array_equal(row[0], out[i])
+    finally:
+        _blas._force_isa_level(0)
+
+
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_layer_passes_of_every_isa_level(rng, scheme, cell, dtype):
@@ -663,7 +682,7 @@ def test_prediction_equals_training_forward_bitwise(
         monkeypatch.setattr(
             _network,
             "_chunks",
-            lambda order, lengths, _: real_chunks(order, lengths, int(lengths.sum())),
+            lambda seqs, _: real_chunks(seqs, int(seqs.lengths.sum())),
         )
     out, chunks = chunked_predictions(net, seqs, 2, monkeypatch)
     if window_rows == "one chunk":

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sklstm import _network
 from sklstm._losses import SoftmaxCrossEntropy, SquaredError
 from sklstm._network import LSTMNetwork, Workspace
 from sklstm._optimizers import Adam
@@ -172,3 +173,25 @@ def test_networks_saved_before_readouts_read_their_last_states(rng):
     for readout in ("first", None):
         with pytest.raises(ValueError, match="Not the saved state of an LSTMNetwork"):
             LSTMNetwork.__new__(LSTMNetwork).__setstate__({**state, "readout": readout})
+
+
+@pytest.mark.parametrize("readout", [*READOUTS, "steps"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("n", [1, 5])
+def test_sequences_of_one_length_predict_as_the_general_path_bitwise(
+    rng, monkeypatch, readout, bidirectional, n
+):
+    # Sequences of one length skip the sort, the chunking's sums and, in a single chunk,
+    # the scatter of the outputs into place: the general path gives the same chunks and
+    # the same bits.
+    net = make_network(rng, 3, (4, 5), 2, np.float32, bidirectional, readout=readout)
+    seqs = check_sequences(rng.normal(size=(n, 6, 3)), dtype=np.float32)
+    assert seqs.equal_lengths
+    general = seqs._replace(equal_lengths=False)
+    for per_chunk in (_network.PREDICT_SEQUENCES, 2):  # one chunk, then several (n > 1)
+        monkeypatch.setattr(_network, "PREDICT_SEQUENCES", per_chunk)
+        out, chunks = chunked_predictions(net, seqs, 1, monkeypatch)
+        expected, expected_chunks = chunked_predictions(net, general, 1, monkeypatch)
+        np.testing.assert_array_equal(out, expected)
+        assert [c.tolist() for c in chunks] == [c.tolist() for c in expected_chunks]
+        assert out.shape == (n * 6 if readout == "steps" else n, 2)

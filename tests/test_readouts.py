@@ -229,12 +229,13 @@ def test_float32_agrees_with_float64(rng, kind, n_directions):
         np.testing.assert_allclose(g, e, rtol=2e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("lengths", [[7, 2, 5, 5, 1, 3], [4, 4, 4]])  # of one length: a slice
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_last_reads_each_direction_s_final_state_in_the_network(rng, bidirectional):
+def test_last_reads_each_direction_s_final_state_in_the_network(rng, bidirectional, lengths):
     from sklstm._network import Workspace
 
     net = make_network(rng, 2, (3, 4), 2, bidirectional=bidirectional)
-    X = random_sequences(rng, [7, 2, 5, 5, 1, 3], 2)
+    X = random_sequences(rng, lengths, 2)
     seqs = check_sequences(X, dtype=np.float64)
     ws = Workspace(net, int(seqs.lengths.sum()), seqs.n_samples)
     batch = pack_batch(seqs, np.arange(seqs.n_samples), ws.X)

@@ -101,6 +101,21 @@ def test_a_single_sequence_is_its_own_batch():
     assert np.shares_memory(batch.X, seqs.data)  # nothing copied
 
 
+def test_a_single_sequence_is_standardised_as_in_a_batch(rng):
+    X = [rng.normal(size=(T, 3)) for T in (4, 6, 5)]
+    raw = check_sequences(X, dtype=np.float32)
+    units = (rng.normal(size=3), rng.uniform(0.5, 2.0, size=3))
+    seqs = raw.standardised(units)
+    assert all(a is b for a, b in zip(seqs[:5], raw[:5], strict=True))  # only units change
+    assert [u.dtype for u in seqs.units] == [np.float32, np.float32]
+    alone = pack_batch(seqs, np.array([1]))
+    batch = pack_batch(seqs, np.arange(3))  # sequence 1, the longest, first in every step
+    np.testing.assert_array_equal(alone.X, batch.X[batch.offsets[:-1]])
+    shift, scale = (u.astype(np.float32) for u in units)
+    np.testing.assert_array_equal(alone.X, (X[1].astype(np.float32) - shift) / scale)
+    np.testing.assert_array_equal(raw.data, np.concatenate(X).astype(np.float32))  # unchanged
+
+
 # --- padding ---------------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from contextlib import ExitStack, contextmanager
 
 import numpy as np
@@ -14,9 +15,15 @@ from sklearn.model_selection import GridSearchCV, cross_validate
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import sklstm._estimators
-from sklstm import LSTMClassifier, LSTMRegressor
+from sklstm import LSTMClassifier, LSTMRegressor, _threading
 from sklstm._kernels._openmp import openmp_enabled
-from sklstm._threading import effective_n_threads, single_threaded_blas
+from sklstm._threading import (
+    PROBE_SPACING,
+    REMEMBER_SECONDS,
+    ThreadCount,
+    effective_n_threads,
+    single_threaded_blas,
+)
 
 # Fits a model in a fresh process and prints a digest of its weights.
 FIT_AND_DIGEST = """
@@ -290,3 +297,109 @@ def test_a_child_forked_after_fit_predicts():
         proc.wait()
     assert proc.returncode == 0, err
     assert out.strip() == "[True, True]"
+
+
+# --- the thread count of each batch (ThreadCount) ---------------------------------------
+
+
+class FakeClock:
+    """A clock that moves only when a batch runs."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def run_batches(threads, clock, seconds_per_row, n_batches, rows=10):
+    """Run ``n_batches`` batches, each taking ``seconds_per_row(n_threads)`` per row; return
+    the seconds spent at each thread count."""
+    spent = {}
+    for _ in range(n_batches):
+        n = threads.begin()
+        clock.now += seconds_per_row(n) * rows
+        spent[n] = spent.get(n, 0.0) + seconds_per_row(n) * rows
+        threads.end(rows)
+    return spent
+
+
+@pytest.fixture
+def fresh_levels(monkeypatch):
+    """No fit of this process is remembered."""
+    monkeypatch.setattr(_threading, "_last_levels", {})
+
+
+def test_thread_count_leaves_the_budget_on_a_busy_machine(fresh_levels):
+    clock = FakeClock()
+    threads = ThreadCount(2, clock)
+    busy = {2: 3.0, 1: 1.0}.get  # a thread waiting for its core: 2 threads 3x slower
+    run_batches(threads, clock, busy, 5)
+    assert threads.n_threads == 1
+    # Later, only the probes run on two threads: a small share of the time.
+    spent = run_batches(threads, clock, busy, 2000)
+    assert 0 < spent[2] / sum(spent.values()) < 3 / PROBE_SPACING
+
+
+def test_thread_count_keeps_the_budget_on_an_idle_machine(fresh_levels):
+    clock = FakeClock()
+    threads = ThreadCount(2, clock)
+    idle = {2: 0.6, 1: 1.0}.get
+    spent = run_batches(threads, clock, idle, 2000)
+    assert threads.n_threads == 2
+    assert 0 < spent[1] / sum(spent.values()) < 3 / PROBE_SPACING
+
+
+def test_thread_count_follows_the_load(fresh_levels):
+    clock = FakeClock()
+    threads = ThreadCount(2, clock)
+    run_batches(threads, clock, {2: 3.0, 1: 1.0}.get, 100)
+    assert threads.n_threads == 1
+    run_batches(threads, clock, {2: 0.6, 1: 1.0}.get, 1000)  # the other process ended
+    assert threads.n_threads == 2
+
+
+def test_thread_count_finds_the_best_of_several_levels(fresh_levels):
+    clock = FakeClock()
+    threads = ThreadCount(8, clock)
+    assert threads.levels == [1, 2, 4, 8]
+    run_batches(threads, clock, {8: 3.0, 4: 1.0, 2: 1.5, 1: 2.5}.get, 2000)
+    assert threads.n_threads == 4
+
+
+def test_thread_count_with_one_thread_never_probes(fresh_levels):
+    clock = FakeClock()
+    assert run_batches(ThreadCount(1, clock), clock, {1: 1.0}.get, 100).keys() == {1}
+
+
+def test_a_fit_starts_at_the_level_of_the_last_recent_fit(fresh_levels, monkeypatch):
+    clock = FakeClock()
+    threads = ThreadCount(2, clock)
+    run_batches(threads, clock, {2: 3.0, 1: 1.0}.get, 10)
+    threads.close()
+    assert ThreadCount(2, clock).n_threads == 1
+    assert ThreadCount(4, clock).n_threads == 4  # another budget: its own memory
+    later = time.monotonic() + REMEMBER_SECONDS
+    monkeypatch.setattr(_threading.time, "monotonic", lambda: later)
+    assert ThreadCount(2, clock).n_threads == 2
+
+
+def test_a_fit_changing_its_thread_count_has_the_bits_of_a_one_thread_fit(monkeypatch):
+    if not openmp_enabled():
+        pytest.skip("kernels built without OpenMP: one thread only")
+
+    class Alternating(ThreadCount):
+        """Every batch on another thread count."""
+
+        def begin(self):
+            self.i = getattr(self, "i", 0) + 1
+            return 1 + self.i % 2
+
+    X, y = sequences(120, n_features=4)
+    params = {"hidden_layer_sizes": 16, "batch_size": 16, "max_iter": 2, "random_state": 0}
+    with threadpool_limits(limits=1, user_api="openmp"):
+        expected = LSTMClassifier(**params).fit(X, y).network_.params
+    monkeypatch.setattr(sklstm._estimators, "ThreadCount", Alternating)
+    with threadpool_limits(limits=2, user_api="openmp"):
+        got = LSTMClassifier(**params).fit(X, y).network_.params
+    np.testing.assert_array_equal(got, expected)

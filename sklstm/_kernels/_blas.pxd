@@ -1,10 +1,6 @@
 from cython cimport floating
 
 
-cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
-               const floating *a, int lda, const floating *b, int ldb,
-               floating beta, floating *c, int ldc) noexcept nogil
-
 cdef void step_product(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating *a,
                        Py_ssize_t lda, const floating *b, Py_ssize_t ldb, floating *c,
                        Py_ssize_t ldc, bint accumulate) noexcept nogil
@@ -13,3 +9,7 @@ cdef void step_product2(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k1, const floatin
                         Py_ssize_t lda1, const floating *b1, Py_ssize_t ldb1, Py_ssize_t k2,
                         const floating *a2, Py_ssize_t lda2, const floating *b2,
                         Py_ssize_t ldb2, floating *c, Py_ssize_t ldc) noexcept nogil
+
+cdef void rows_product(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating *a,
+                       Py_ssize_t lda, const floating *b, Py_ssize_t ldb, floating *c,
+                       Py_ssize_t ldc, bint accumulate) noexcept nogil

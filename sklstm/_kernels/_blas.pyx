@@ -1,18 +1,13 @@
-"""Matrix products for the kernels, row-major, for float and double.
+"""Matrix products for the kernels, row-major, for float and double, by sklstm's own kernel
+(``_matmul.h``): BLAS handles these products poorly.
 
-``gemm``: BLAS through ``scipy.linalg.cython_blas``, for the products over all steps at
-once. BLAS is column-major; a row-major matrix is its transpose seen column-major, so
-``C = op(A) @ op(B)`` row-major is ``C^T = op(B)^T @ op(A)^T`` column-major: the same call
-with the operands swapped.
-
-``step_product``: sklstm's own kernel (``_matmul.h``) for the recurrent product of each
-step, which BLAS handles poorly (it re-packs the same weights at every step), and for the
-input projection and dX; ``step_product2``, the same kernel over two operand pairs, for
-prediction's step, x_t @ W_ih^T + h_{t-1} @ W_hh^T in one pass.
+``step_product``: the recurrent product of each step (BLAS re-packs the same weights at
+every step), the input projection and dX; ``step_product2``, the same over two operand
+pairs, for prediction's step, x_t @ W_ih^T + h_{t-1} @ W_hh^T in one pass.
+``rows_product``: the same kernel reading A transposed, for the weight gradients' sums
+over all of a batch's rows (BLAS packed their operands in more time than it multiplied
+them).
 """
-from scipy.linalg.cython_blas cimport dgemm, sgemm
-
-
 cdef extern from "_matmul.h" nogil:
     void sk_mm_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *a, Py_ssize_t lda,
                  const float *b, Py_ssize_t ldb, float *c, Py_ssize_t ldc, int accumulate)
@@ -25,27 +20,13 @@ cdef extern from "_matmul.h" nogil:
                   Py_ssize_t lda1, const double *b1, Py_ssize_t ldb1, Py_ssize_t k2,
                   const double *a2, Py_ssize_t lda2, const double *b2, Py_ssize_t ldb2,
                   double *c, Py_ssize_t ldc)
+    void sk_mm_tn_f(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float *a, Py_ssize_t lda,
+                    const float *b, Py_ssize_t ldb, float *c, Py_ssize_t ldc, int accumulate)
+    void sk_mm_tn_d(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double *a,
+                    Py_ssize_t lda, const double *b, Py_ssize_t ldb, double *c, Py_ssize_t ldc,
+                    int accumulate)
 
 include "_isa.pxi"
-
-
-cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k, floating alpha,
-               const floating *a, int lda, const floating *b, int ldb,
-               floating beta, floating *c, int ldc) noexcept nogil:
-    """C[m, n] = alpha * op(A) @ op(B) + beta * C, all row-major.
-
-    op(A) is (m, k): A is stored (m, k), or (k, m) when trans_a; likewise op(B) is (k, n).
-    lda, ldb, ldc are row strides in elements.
-    """
-    # scipy's declarations are not const-qualified, hence the casts.
-    cdef char ta = b"t" if trans_a else b"n"
-    cdef char tb = b"t" if trans_b else b"n"
-    if floating is float:
-        sgemm(&tb, &ta, &n, &m, &k, &alpha, <float *> b, &ldb, <float *> a, &lda,
-              &beta, c, &ldc)
-    else:
-        dgemm(&tb, &ta, &n, &m, &k, &alpha, <double *> b, &ldb, <double *> a, &lda,
-              &beta, c, &ldc)
 
 
 cdef void step_product(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating *a,
@@ -75,6 +56,21 @@ cdef void step_product2(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k1, const floatin
         sk_mm2_d(m, n, k1, a1, lda1, b1, ldb1, k2, a2, lda2, b2, ldb2, c, ldc)
 
 
+cdef void rows_product(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const floating *a,
+                       Py_ssize_t lda, const floating *b, Py_ssize_t ldb, floating *c,
+                       Py_ssize_t ldc, bint accumulate) noexcept nogil:
+    """C[m, n] = A^T @ B (+ C when accumulate): a sum over the k rows of A (k, m) and B (k,
+    n), row-major with row strides; ``lda = 0`` takes A's one value for every row (then
+    with m = 1 and A pointing at 1, C is the column sums of B, added in order).
+
+    Each element's sum runs over the rows in order, whatever the shapes.
+    """
+    if floating is float:
+        sk_mm_tn_f(m, n, k, a, lda, b, ldb, c, ldc, accumulate)
+    else:
+        sk_mm_tn_d(m, n, k, a, lda, b, ldb, c, ldc, accumulate)
+
+
 def step_product_memview(const floating[:, ::1] a, const floating[:, ::1] b,
                          floating[:, ::1] c, bint accumulate):
     """Python access to ``step_product`` for its tests."""
@@ -97,10 +93,10 @@ def step_product2_memview(const floating[:, ::1] a1, const floating[:, ::1] b1,
                   &c[0, 0], c.shape[1])
 
 
-def gemm_memview(bint trans_a, bint trans_b, double alpha, const floating[:, ::1] a,
-                 const floating[:, ::1] b, double beta, floating[:, ::1] c):
-    """Python access to ``gemm`` for its tests."""
-    cdef int m = c.shape[0], n = c.shape[1]
-    cdef int k = a.shape[0] if trans_a else a.shape[1]
-    gemm(trans_a, trans_b, m, n, k, <floating> alpha, &a[0, 0], a.shape[1], &b[0, 0],
-         b.shape[1], <floating> beta, &c[0, 0], n)
+def rows_product_memview(const floating[:, ::1] a, const floating[:, ::1] b,
+                         floating[:, ::1] c, bint accumulate):
+    """Python access to ``rows_product`` for its tests: c (+)= a.T @ b."""
+    if a.shape[0] != b.shape[0] or c.shape[0] != a.shape[1] or c.shape[1] != b.shape[1]:
+        raise ValueError("shapes do not match")
+    rows_product(c.shape[0], c.shape[1], a.shape[0], &a[0, 0], a.shape[1], &b[0, 0],
+                 b.shape[1], &c[0, 0], c.shape[1], accumulate)
