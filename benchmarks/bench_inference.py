@@ -120,7 +120,8 @@ def demo_fit(n_threads):
     return fit
 
 
-def _spin():
+def _spin(spinning):
+    spinning.set()
     while True:
         pass
 
@@ -128,8 +129,11 @@ def _spin():
 def threads_row(name, repeats, busy, rows):
     spinner = None
     if busy:
-        spinner = multiprocessing.get_context("spawn").Process(target=_spin, daemon=True)
+        context = multiprocessing.get_context("spawn")
+        spinning = context.Event()
+        spinner = context.Process(target=_spin, args=(spinning,), daemon=True)
         spinner.start()
+        spinning.wait()  # the fits are timed on a busy machine from the first one
     try:
         runs = time_interleaved({"2": demo_fit(2), "1": demo_fit(1)}, repeats)
     finally:

@@ -145,11 +145,12 @@ PROBE_BATCHES = 3
 PROBE_SPACING = 50
 # A probe's level takes over when it beats the current one by this share.
 PROBE_MARGIN = 0.1
-# A fit starts at the level that the process's last fit of the same budget ended on, if it
-# ended this recently (seconds): consecutive fits (a search) need not find it again.
+# A fit continues from where the process's last fit of the same budget ended, its level and
+# its next probe, if it ended this recently (seconds): consecutive fits (a search, rounds of
+# a benchmark) neither find the level again nor probe more often than one long fit would.
 REMEMBER_SECONDS = 10.0
 
-_last_levels = {}  # budget: (level, time.monotonic() when its last fit ended)
+_last_levels = {}  # budget: (level, quiet_until, direction, time.monotonic() at its end)
 
 
 class ThreadCount:
@@ -163,8 +164,10 @@ class ThreadCount:
     the last one's cost: on an idle machine, where fewer threads lose, and on a busy one,
     where more threads lose, they cost a small share of the fit, and a fit still follows
     the load as it changes. The first batch (the pool's threads start, the buffers are
-    touched) is not timed; the first probe follows the next one, so that a fit on a busy
-    machine leaves its slow level after a few batches.
+    touched) is not timed; the first probe follows the next two (a stall on a busy machine
+    comes every few batches), so that a fit on a busy machine leaves its slow level after
+    a few batches. The next fit of the process
+    continues from there (``REMEMBER_SECONDS``).
 
     Wall time is the measure because it is what the threads are for; nothing here changes
     a result: the kernels give the same bits on any thread count.
@@ -174,15 +177,16 @@ class ThreadCount:
         self.levels = sorted({max(1, budget >> k) for k in range(budget.bit_length())})
         self.budget, self.clock = budget, clock
         self.current = len(self.levels) - 1
-        level, ended = _last_levels.get(budget, (None, -np.inf))
+        self.direction = -1  # the next probe's: down first
+        self.quiet_until = 0.0  # no probe starts before this clock time
+        level, quiet_until, direction, ended = _last_levels.get(budget, (0, 0, 0, -np.inf))
         if time.monotonic() - ended < REMEMBER_SECONDS:
             self.current = self.levels.index(level)
+            self.quiet_until, self.direction = quiet_until, direction
         self.recent = deque(maxlen=RECENT_BATCHES)  # the current level's times per row
         self.probe = []  # the running probe's times per row
         self.probe_level = None  # its level's index, None between probes
         self.probe_started = 0.0
-        self.direction = -1  # the next probe's: down first
-        self.quiet_until = 0.0  # no probe starts before this clock time
         self.warm = False
         self.started = 0.0
 
@@ -197,7 +201,7 @@ class ThreadCount:
         if (
             self.probe_level is None
             and len(self.levels) > 1
-            and self.recent
+            and len(self.recent) >= 2
             and self.started >= self.quiet_until
         ):
             if not 0 <= self.current + self.direction < len(self.levels):
@@ -219,15 +223,23 @@ class ThreadCount:
                 self._end_probe(now)
 
     def _end_probe(self, now):
-        reference = statistics.fmean(self.recent)
-        if statistics.fmean(self.probe) < (1 - PROBE_MARGIN) * reference:
+        probe, reference = statistics.fmean(self.probe), statistics.fmean(self.recent)
+        cost = now - self.probe_started
+        if probe < (1 - PROBE_MARGIN) * reference:
+            # The level left behind is the next probe's: spaced by its cost, not this one's.
+            cost *= reference / probe
             self.current = self.probe_level
             self.recent.clear()
             self.recent.extend(self.probe)
         self.direction = -self.direction
-        self.quiet_until = now + PROBE_SPACING * (now - self.probe_started)
+        self.quiet_until = now + PROBE_SPACING * cost
         self.probe, self.probe_level = [], None
 
     def close(self):
-        """The fit has ended: the process's next fit of this budget starts at its level."""
-        _last_levels[self.budget] = (self.n_threads, time.monotonic())
+        """The fit has ended: the process's next fit of this budget continues from here."""
+        _last_levels[self.budget] = (
+            self.n_threads,
+            self.quiet_until,
+            self.direction,
+            time.monotonic(),
+        )

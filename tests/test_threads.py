@@ -334,7 +334,7 @@ def test_thread_count_leaves_the_budget_on_a_busy_machine(fresh_levels):
     clock = FakeClock()
     threads = ThreadCount(2, clock)
     busy = {2: 3.0, 1: 1.0}.get  # a thread waiting for its core: 2 threads 3x slower
-    run_batches(threads, clock, busy, 5)
+    run_batches(threads, clock, busy, 6)  # one to warm up, two timed, a probe of three
     assert threads.n_threads == 1
     # Later, only the probes run on two threads: a small share of the time.
     spent = run_batches(threads, clock, busy, 2000)
@@ -372,12 +372,15 @@ def test_thread_count_with_one_thread_never_probes(fresh_levels):
     assert run_batches(ThreadCount(1, clock), clock, {1: 1.0}.get, 100).keys() == {1}
 
 
-def test_a_fit_starts_at_the_level_of_the_last_recent_fit(fresh_levels, monkeypatch):
+def test_a_fit_continues_from_the_last_recent_fit(fresh_levels, monkeypatch):
     clock = FakeClock()
     threads = ThreadCount(2, clock)
     run_batches(threads, clock, {2: 3.0, 1: 1.0}.get, 10)
     threads.close()
-    assert ThreadCount(2, clock).n_threads == 1
+    following = ThreadCount(2, clock)
+    assert following.n_threads == 1
+    # ... and its next probe is the last fit's: not right away, as a new fit's would be.
+    assert run_batches(following, clock, {2: 3.0, 1: 1.0}.get, 20).keys() == {1}
     assert ThreadCount(4, clock).n_threads == 4  # another budget: its own memory
     later = time.monotonic() + REMEMBER_SECONDS
     monkeypatch.setattr(_threading.time, "monotonic", lambda: later)
