@@ -160,7 +160,10 @@ class ThreadCount:
     runs on the current level and times each batch (``begin`` / ``end``); now and then
     ``PROBE_BATCHES`` batches run on a neighbouring level, a probe, one level down or up
     in turn. A probe whose mean time per row beats the current level's recent mean by
-    ``PROBE_MARGIN`` makes its level current. Probes are spaced by ``PROBE_SPACING`` times
+    ``PROBE_MARGIN`` is checked against as many batches on the current level right after
+    (the current level's recent batches may have met a passing load, such as another
+    library's threads spinning after their work), and if it beats them too, its level
+    becomes current. Probes are spaced by ``PROBE_SPACING`` times
     the last one's cost: on an idle machine, where fewer threads lose, and on a busy one,
     where more threads lose, they cost a small share of the fit, and a fit still follows
     the load as it changes. The first batch (the pool's threads start, the buffers are
@@ -186,7 +189,8 @@ class ThreadCount:
         self.recent = deque(maxlen=RECENT_BATCHES)  # the current level's times per row
         self.probe = []  # the running probe's times per row
         self.probe_level = None  # its level's index, None between probes
-        self.probe_started = 0.0
+        self.probe_cost = 0.0  # its seconds
+        self.check = None  # the current level's times right after a winning probe
         self.warm = False
         self.started = 0.0
 
@@ -206,8 +210,9 @@ class ThreadCount:
         ):
             if not 0 <= self.current + self.direction < len(self.levels):
                 self.direction = -self.direction
-            self.probe_level, self.probe_started = self.current + self.direction, self.started
-        return self.levels[self.current if self.probe_level is None else self.probe_level]
+            self.probe_level = self.current + self.direction
+        running_probe = self.probe_level is not None and self.check is None
+        return self.levels[self.probe_level if running_probe else self.current]
 
     def end(self, rows):
         """The batch that ``begin`` started has ended; it had ``rows`` packed rows."""
@@ -217,23 +222,35 @@ class ThreadCount:
             self.warm = True
         elif self.probe_level is None:
             self.recent.append(per_row)
-        else:
+        elif self.check is None:
             self.probe.append(per_row)
+            self.probe_cost += now - self.started
             if len(self.probe) == PROBE_BATCHES:
-                self._end_probe(now)
+                if self._beats(self.recent):
+                    self.check = []  # confirm against the current level, now
+                else:
+                    self._end_probe(now, won=False)
+        else:
+            self.check.append(per_row)
+            if len(self.check) == PROBE_BATCHES:
+                self.recent.extend(self.check)
+                self._end_probe(now, won=self._beats(self.check))
 
-    def _end_probe(self, now):
-        probe, reference = statistics.fmean(self.probe), statistics.fmean(self.recent)
-        cost = now - self.probe_started
-        if probe < (1 - PROBE_MARGIN) * reference:
+    def _beats(self, reference):
+        """Whether the probe beats the current level's times ``reference`` by the margin."""
+        return statistics.fmean(self.probe) < (1 - PROBE_MARGIN) * statistics.fmean(reference)
+
+    def _end_probe(self, now, won):
+        cost = self.probe_cost
+        if won:
             # The level left behind is the next probe's: spaced by its cost, not this one's.
-            cost *= reference / probe
+            cost *= statistics.fmean(self.check) / statistics.fmean(self.probe)
             self.current = self.probe_level
             self.recent.clear()
             self.recent.extend(self.probe)
         self.direction = -self.direction
         self.quiet_until = now + PROBE_SPACING * cost
-        self.probe, self.probe_level = [], None
+        self.probe, self.probe_level, self.probe_cost, self.check = [], None, 0.0, None
 
     def close(self):
         """The fit has ended: the process's next fit of this budget continues from here."""

@@ -318,8 +318,9 @@ def run_batches(threads, clock, seconds_per_row, n_batches, rows=10):
     spent = {}
     for _ in range(n_batches):
         n = threads.begin()
-        clock.now += seconds_per_row(n) * rows
-        spent[n] = spent.get(n, 0.0) + seconds_per_row(n) * rows
+        seconds = seconds_per_row(n) * rows
+        clock.now += seconds
+        spent[n] = spent.get(n, 0.0) + seconds
         threads.end(rows)
     return spent
 
@@ -334,7 +335,8 @@ def test_thread_count_leaves_the_budget_on_a_busy_machine(fresh_levels):
     clock = FakeClock()
     threads = ThreadCount(2, clock)
     busy = {2: 3.0, 1: 1.0}.get  # a thread waiting for its core: 2 threads 3x slower
-    run_batches(threads, clock, busy, 6)  # one to warm up, two timed, a probe of three
+    # One batch warms up, two are timed, then a probe of three and its check of three.
+    run_batches(threads, clock, busy, 9)
     assert threads.n_threads == 1
     # Later, only the probes run on two threads: a small share of the time.
     spent = run_batches(threads, clock, busy, 2000)
@@ -348,6 +350,20 @@ def test_thread_count_keeps_the_budget_on_an_idle_machine(fresh_levels):
     spent = run_batches(threads, clock, idle, 2000)
     assert threads.n_threads == 2
     assert 0 < spent[1] / sum(spent.values()) < 3 / PROBE_SPACING
+
+
+def test_thread_count_keeps_the_budget_through_a_passing_load(fresh_levels):
+    # Another library's threads spin for the fit's first batches (on two threads they
+    # wait for their cores), then stop: the winning probe's check finds the budget faster.
+    clock = FakeClock()
+    threads = ThreadCount(2, clock)
+    batches = iter(range(10**6))
+
+    def passing(n):
+        return {2: 3.0, 1: 1.0}[n] if next(batches) < 3 else {2: 0.6, 1: 1.0}[n]
+
+    run_batches(threads, clock, passing, 9)
+    assert threads.n_threads == 2
 
 
 def test_thread_count_follows_the_load(fresh_levels):
