@@ -16,7 +16,6 @@ depend on the thread count, so a fit may change it from batch to batch.
 """
 
 import os
-import statistics
 import threading
 import time
 from collections import deque
@@ -134,12 +133,14 @@ def single_threaded_blas():
                 _blas_limit = None
 
 
-# ThreadCount. Times are means per packed row: a thread that waits for its core stalls
-# one batch in a few, by milliseconds, which a median would not see.
+# ThreadCount. A level's speed is seconds per packed row over a window of batches: a thread
+# that waits for its core stalls one batch in a few, for a time slice of the scheduler,
+# which a median would not see and a window shorter than a few slices may miss.
 # The current level's recent batches, the reference a probe is compared with.
 RECENT_BATCHES = 8
-# A probe: this many consecutive batches on a neighbouring level.
+# A probe, and its check: at least this many consecutive batches and seconds.
 PROBE_BATCHES = 3
+PROBE_SECONDS = 0.02
 # A probe starts at most once in this many times the last probe's cost: a probe of a level
 # that loses costs at most about 1 / PROBE_SPACING of the fit.
 PROBE_SPACING = 50
@@ -157,20 +158,19 @@ class ThreadCount:
     """The thread count of each batch of a fit: the budget, or fewer when fewer are faster.
 
     Levels are the budget halved down to one thread (2: 2, 1; 8: 8, 4, 2, 1). The fit
-    runs on the current level and times each batch (``begin`` / ``end``); now and then
-    ``PROBE_BATCHES`` batches run on a neighbouring level, a probe, one level down or up
-    in turn. A probe whose mean time per row beats the current level's recent mean by
-    ``PROBE_MARGIN`` is checked against as many batches on the current level right after
-    (the current level's recent batches may have met a passing load, such as another
-    library's threads spinning after their work), and if it beats them too, its level
-    becomes current. Probes are spaced by ``PROBE_SPACING`` times
-    the last one's cost: on an idle machine, where fewer threads lose, and on a busy one,
-    where more threads lose, they cost a small share of the fit, and a fit still follows
-    the load as it changes. The first batch (the pool's threads start, the buffers are
-    touched) is not timed; the first probe follows the next two (a stall on a busy machine
-    comes every few batches), so that a fit on a busy machine leaves its slow level after
-    a few batches. The next fit of the process
-    continues from there (``REMEMBER_SECONDS``).
+    runs on the current level and times each batch (``begin`` / ``end``). Now and then
+    it runs a probe: batches on a neighbouring level, one level down or up in turn, for
+    at least ``PROBE_BATCHES`` batches and ``PROBE_SECONDS``. A probe faster per row than
+    the current level's recent batches by ``PROBE_MARGIN`` is checked against as long a
+    run on the current level right after (the recent batches may have met a passing load,
+    such as another library's threads spinning after their work); if it beats that too,
+    its level becomes current. Probes are spaced by ``PROBE_SPACING`` times the last
+    one's cost: on an idle machine, where fewer threads lose, and on a busy one, where
+    more threads lose, they cost a small share of the fit, and a fit still follows the
+    load as it changes. The first batch (the pool's threads start, the buffers are
+    touched) is not timed and the first probe follows the next two, so that a fit on a
+    busy machine leaves its slow level early; the next fit of the process continues from
+    where this one ended (``REMEMBER_SECONDS``).
 
     Wall time is the measure because it is what the threads are for; nothing here changes
     a result: the kernels give the same bits on any thread count.
@@ -186,11 +186,10 @@ class ThreadCount:
         if time.monotonic() - ended < REMEMBER_SECONDS:
             self.current = self.levels.index(level)
             self.quiet_until, self.direction = quiet_until, direction
-        self.recent = deque(maxlen=RECENT_BATCHES)  # the current level's times per row
-        self.probe = []  # the running probe's times per row
-        self.probe_level = None  # its level's index, None between probes
-        self.probe_cost = 0.0  # its seconds
-        self.check = None  # the current level's times right after a winning probe
+        self.recent = deque(maxlen=RECENT_BATCHES)  # the current level's (seconds, rows)
+        self.probe_level = None  # the running probe's level index, None between probes
+        self.probe = []  # its batches' (seconds, rows)
+        self.check = None  # the current level's, right after a winning probe
         self.warm = False
         self.started = 0.0
 
@@ -217,40 +216,35 @@ class ThreadCount:
     def end(self, rows):
         """The batch that ``begin`` started has ended; it had ``rows`` packed rows."""
         now = self.clock()
-        per_row = (now - self.started) / rows
+        batch = (now - self.started, rows)
         if not self.warm:
             self.warm = True
         elif self.probe_level is None:
-            self.recent.append(per_row)
+            self.recent.append(batch)
         elif self.check is None:
-            self.probe.append(per_row)
-            self.probe_cost += now - self.started
-            if len(self.probe) == PROBE_BATCHES:
-                if self._beats(self.recent):
-                    self.check = []  # confirm against the current level, now
+            self.probe.append(batch)
+            if _complete(self.probe):
+                if _rate(self.probe) < (1 - PROBE_MARGIN) * _rate(self.recent):
+                    self.check = []  # confirmed against the current level, now
                 else:
                     self._end_probe(now, won=False)
         else:
-            self.check.append(per_row)
-            if len(self.check) == PROBE_BATCHES:
+            self.check.append(batch)
+            if _complete(self.check):
                 self.recent.extend(self.check)
-                self._end_probe(now, won=self._beats(self.check))
-
-    def _beats(self, reference):
-        """Whether the probe beats the current level's times ``reference`` by the margin."""
-        return statistics.fmean(self.probe) < (1 - PROBE_MARGIN) * statistics.fmean(reference)
+                self._end_probe(now, _rate(self.probe) < (1 - PROBE_MARGIN) * _rate(self.check))
 
     def _end_probe(self, now, won):
-        cost = self.probe_cost
+        cost = sum(seconds for seconds, _ in self.probe)
         if won:
             # The level left behind is the next probe's: spaced by its cost, not this one's.
-            cost *= statistics.fmean(self.check) / statistics.fmean(self.probe)
+            cost *= _rate(self.check) / _rate(self.probe)
             self.current = self.probe_level
             self.recent.clear()
             self.recent.extend(self.probe)
         self.direction = -self.direction
         self.quiet_until = now + PROBE_SPACING * cost
-        self.probe, self.probe_level, self.probe_cost, self.check = [], None, 0.0, None
+        self.probe_level, self.probe, self.check = None, [], None
 
     def close(self):
         """The fit has ended: the process's next fit of this budget continues from here."""
@@ -260,3 +254,13 @@ class ThreadCount:
             self.direction,
             time.monotonic(),
         )
+
+
+def _rate(batches):
+    """Seconds per row over ``batches``, (seconds, rows) pairs."""
+    return sum(seconds for seconds, _ in batches) / sum(rows for _, rows in batches)
+
+
+def _complete(batches):
+    """Whether a probe's (or its check's) batches are enough to judge by."""
+    return len(batches) >= PROBE_BATCHES and sum(s for s, _ in batches) >= PROBE_SECONDS
