@@ -143,7 +143,7 @@ PROBE_BATCHES = 3
 PROBE_SECONDS = 0.02
 # A probe starts at most once in this many times the last probe's cost: a probe of a level
 # that loses costs at most about 1 / PROBE_SPACING of the fit.
-PROBE_SPACING = 50
+PROBE_SPACING = 100
 # A probe's level takes over when it beats the current one by this share.
 PROBE_MARGIN = 0.1
 # A fit continues from where the process's last fit of the same budget ended, its level and
