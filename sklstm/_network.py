@@ -44,10 +44,9 @@ head (memory: ``LSTMNetwork.predict``).
 
 Prediction's cost for one sequence or a few (issue 18) is its Python glue besides the
 kernel: the same path serves every input, but does no work a small input does not need.
-Sequences of one length (an array) are chunked in their order without a sort or sums;
-one chunk of them is packed in their order (a single sequence: its rows as they are), so
-its head's outputs are returned without a scatter into place; the "last" readout reads
-the last step's rows as a slice when every sequence ends there (``_readouts``).
+Sequences of one length (an array) are chunked in their order without a sort or sums,
+and the "last" readout reads the last step's rows as a slice when every sequence ends
+there (``_readouts``).
 
 A stream (``_streaming``, issue 17) carries that same state for sequences that arrive one
 step at a time: per stream, each layer's state and the readout's running aggregate,
@@ -401,30 +400,21 @@ class LSTMNetwork:
         direction twice (``_readouts``).
         """
         per_step = self.readout_kind.per_step
+        n_rows = int(seqs.lengths.sum()) if per_step else seqs.n_samples
+        out = np.empty((n_rows, self.n_outputs), dtype=self.dtype)
+        starts = step_starts(seqs.lengths) if per_step else None
         max_rows = PREDICT_BYTES // (max(self.hidden_sizes) * self.dtype.itemsize)
-        chunks = _chunks(seqs, max_rows)
-        # One chunk of sequences of one length is packed in their order (``pack_batch``):
-        # its outputs are in place, per step for a single sequence only (a packed batch
-        # interleaves the steps of several).
-        in_order = len(chunks) == 1 and seqs.equal_lengths and (seqs.n_samples == 1 or not per_step)
-        out = None
-        for idx in chunks:
+        bidirectional = self.n_directions == 2
+        in_windows = _predict_bidirectional if bidirectional else _predict_unidirectional
+        for idx in _chunks(seqs, max_rows):
             batch = pack_batch(seqs, idx)
             windows = _windows(batch.offsets, max_rows)
-            if windows is None:
-                h = self._predict_whole(batch, n_threads)
-            elif self.n_directions == 1:
-                h = _predict_unidirectional(self, batch, windows, n_threads)
-            else:
-                h = _predict_bidirectional(self, batch, windows, n_threads)
-            z = self._head(h)
-            if in_order:
-                return z
-            if out is None:
-                n_rows = int(seqs.lengths.sum()) if per_step else seqs.n_samples
-                out = np.empty((n_rows, self.n_outputs), dtype=self.dtype)
-                starts = step_starts(seqs.lengths) if per_step else None
-            out[packed_rows(starts, batch) if per_step else batch.order] = z
+            h = (
+                self._predict_whole(batch, n_threads)
+                if windows is None
+                else in_windows(self, batch, windows, n_threads)
+            )
+            out[packed_rows(starts, batch) if per_step else batch.order] = self._head(h)
         return out
 
     def _predict_whole(self, batch, n_threads):
@@ -469,16 +459,16 @@ def _chunks(seqs, max_rows):
     if seqs.equal_lengths:  # in their order, as many a chunk as fit: no sort, no sums
         size = max(1, min(PREDICT_SEQUENCES, max_rows // int(seqs.lengths[0])))
         order = np.arange(n)
-        return [order[start : start + size] for start in range(0, n, size)]
+        yield from (order[start : start + size] for start in range(0, n, size))
+        return
     order = np.argsort(-seqs.lengths, kind="stable")
     lengths = seqs.lengths[order]
-    chunks, start = [], 0
+    start = 0
     while start < n:
         rows = np.cumsum(lengths[start : start + PREDICT_SEQUENCES])
         stop = start + max(1, int(np.searchsorted(rows, max_rows, side="right")))
-        chunks.append(order[start:stop])
+        yield order[start:stop]
         start = stop
-    return chunks
 
 
 def _windows(offsets, max_rows):

@@ -181,9 +181,8 @@ def test_networks_saved_before_readouts_read_their_last_states(rng):
 def test_sequences_of_one_length_predict_as_the_general_path_bitwise(
     rng, monkeypatch, readout, bidirectional, n
 ):
-    # Sequences of one length skip the sort, the chunking's sums and, in a single chunk,
-    # the scatter of the outputs into place: the general path gives the same chunks and
-    # the same bits.
+    # Sequences of one length skip the sort and the chunking's sums: the general path
+    # gives the same chunks and the same bits.
     net = make_network(rng, 3, (4, 5), 2, np.float32, bidirectional, readout=readout)
     seqs = check_sequences(rng.normal(size=(n, 6, 3)), dtype=np.float32)
     assert seqs.equal_lengths
