@@ -526,35 +526,6 @@ def test_packing_kernels_refuse_what_they_would_index_out_of_bounds(
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
-    "shape", [(1, 256, 64), (7, 50, 13), (16, 64, 256), (5, 3, 2), (13, 130, 70), (16, 200, 50)]
-)
-def test_step_product_of_every_isa_level(rng, dtype, shape):
-    # Every copy of the kernel this CPU can run (x86-64-v4, v3, baseline), at shapes with
-    # full tiles, remainder rows of each count, remainder vectors, and remainder columns
-    # both in rows narrower than a vector and at the end of wider ones.
-    m, n, k = shape
-    a, b, c = (rng.normal(size=s).astype(dtype) for s in ((m, k), (k, n), (m, n)))
-    exact = a.astype(np.float64) @ b.astype(np.float64)
-    tol = 1e-5 if dtype == np.float32 else 1e-13
-    try:
-        for level in _blas.isa_levels():
-            _blas._force_isa_level(level)
-            out = c.copy()
-            step_product_memview(a, b, out, True)
-            np.testing.assert_allclose(out, exact + c, rtol=tol, atol=tol * np.sqrt(k))
-            step_product_memview(a, b, out, False)
-            np.testing.assert_allclose(out, exact, rtol=tol, atol=tol * np.sqrt(k))
-            # A row's result is the same, to the bit, whatever rows share the call.
-            for i in range(m):
-                row = c[i : i + 1].copy()
-                step_product_memview(a[i : i + 1], b, row, False)
-                np.testing.assert_array_equal(row[0], out[i])
-    finally:
-        _blas._force_isa_level(0)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize(
     "shape", [(1, 256, 8, 64), (7, 50, 13, 0), (16, 256, 8, 64), (5, 3, 2, 4), (13, 130, 7, 70)]
 )
 def test_step_product2_is_two_products_to_the_bit(rng, dtype, shape):
@@ -578,29 +549,46 @@ def test_step_product2_is_two_products_to_the_bit(rng, dtype, shape):
         _blas._force_isa_level(0)
 
 
+# (product, (m, n, k)): step_product's shapes have full tiles, remainder rows of each
+# count, remainder vectors, and remainder columns both in rows narrower than a vector and
+# at the end of wider ones; rows_product's (A stored transposed, the weight gradients'),
+# sums over more rows than a block of 64 (each block continues the last one's sums) and
+# over none (zero).
+PRODUCT_SHAPES = [
+    *(("step_product", s) for s in [(1, 256, 64), (7, 50, 13), (16, 64, 256), (5, 3, 2)]),
+    *(("step_product", s) for s in [(13, 130, 70), (16, 200, 50)]),
+    *(("rows_product", s) for s in [(64, 128, 3200), (8, 256, 50), (7, 50, 13)]),
+    *(("rows_product", s) for s in [(1, 130, 200), (13, 3, 65), (5, 20, 0)]),
+]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize(
-    "shape", [(64, 128, 3200), (8, 256, 50), (7, 50, 13), (1, 130, 200), (13, 3, 65), (5, 20, 0)]
-)
-def test_rows_product_of_every_isa_level(rng, dtype, shape):
-    # a.T @ b, the weight gradients' product: sums over more rows than a block of 64 (each
-    # block continues the last one's sums), remainder rows and columns, and no rows (zero).
+@pytest.mark.parametrize("product, shape", PRODUCT_SHAPES)
+def test_products_of_every_isa_level(rng, dtype, product, shape):
+    # Every copy of the kernel this CPU can run (x86-64-v4, v3, baseline): C (+)= A @ B,
+    # A given as it is stored, (m, k), or transposed, (k, m).
     m, n, k = shape
-    a, b, c = (rng.normal(size=s).astype(dtype) for s in ((k, m), (k, n), (m, n)))
-    exact = a.T.astype(np.float64) @ b.astype(np.float64)
+    transposed = product == "rows_product"
+    call = rows_product_memview if transposed else step_product_memview
+
+    def stored(a):  # A as the product takes it
+        return np.ascontiguousarray(a.T) if transposed else a
+
+    a, b, c = (rng.normal(size=s).astype(dtype) for s in ((m, k), (k, n), (m, n)))
+    exact = a.astype(np.float64) @ b.astype(np.float64)
     tol = 1e-5 if dtype == np.float32 else 1e-13
     try:
         for level in _blas.isa_levels():
             _blas._force_isa_level(level)
             out = c.copy()
-            rows_product_memview(a, b, out, True)
+            call(stored(a), b, out, True)
             np.testing.assert_allclose(out, exact + c, rtol=tol, atol=tol * np.sqrt(k))
-            rows_product_memview(a, b, out, False)
+            call(stored(a), b, out, False)
             np.testing.assert_allclose(out, exact, rtol=tol, atol=tol * np.sqrt(k))
-            # Each sum runs over the rows in order: a column of a gives the same row alone.
+            # A row's result is the same, to the bit, whatever rows share the call.
             for i in range(m):
                 row = c[i : i + 1].copy()
-                rows_product_memview(np.ascontiguousarray(a[:, i : i + 1]), b, row, False)
+                call(stored(a[i : i + 1]), b, row, False)
                 np.testing.assert_array_equal(row[0], out[i])
     finally:
         _blas._force_isa_level(0)
